@@ -1,0 +1,53 @@
+# The two commands: `make run` (embedded quick start) and `make test` (everything, self-provisioning).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+INFRA := scripts/infra.sh
+PACKAGES := -e shared -e services/intake -e services/adjudication -e services/payment -e services/notification
+ROLE ?= admin
+
+.PHONY: run test venv lint format infra infra-down token schemas clean
+
+$(STAMP): constraints.txt requirements-dev.txt shared/pyproject.toml services/*/pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt $(PACKAGES)
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## Start the four services on 8001-8004 with SQLite files and the in-process bus.
+run: venv
+	$(BIN)/python scripts/run_embedded.py
+
+## Print a development token: make token ROLE=adjuster [ARGS="--provider-id H-001"]
+token: venv
+	@$(BIN)/claims-admin token --role $(ROLE) $(ARGS)
+
+## Lint, type-check, provision PostgreSQL and Kafka on loopback, run every test.
+test: venv
+	$(MAKE) --no-print-directory lint
+	$(INFRA) up
+	. "$$($(INFRA) env)" && $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m claims_contracts.schemagen --check
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schemas: venv
+	$(BIN)/python -m claims_contracts.schemagen
+
+infra: venv
+	$(INFRA) up
+
+infra-down:
+	$(INFRA) down
+
+clean:
+	rm -rf $(VENV) .data

@@ -1,0 +1,1 @@
+"""Persistence of the adjudication service: models, repositories, migrations."""

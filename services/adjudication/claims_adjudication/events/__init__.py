@@ -1,0 +1,1 @@
+"""Event consumers of the adjudication service and the mapping between contracts and domain."""

@@ -1,0 +1,1 @@
+"""Persistence of the intake service: models, repositories, migrations."""

@@ -1,0 +1,4 @@
+"""The notification service.
+
+Templates, channels (e-mail, SMS, in-app), the delivery log, surveys and feedback.
+"""

@@ -1,0 +1,1 @@
+"""HTTP routers and schemas of the notification service."""

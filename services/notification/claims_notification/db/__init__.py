@@ -1,0 +1,1 @@
+"""Persistence of the notification service: models, repositories, migrations."""

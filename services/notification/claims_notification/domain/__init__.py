@@ -1,0 +1,1 @@
+"""Pure domain logic of the notification service: no web, database or bus imports."""

@@ -1,0 +1,1 @@
+"""Persistence of the payment service: models, repositories, migrations."""

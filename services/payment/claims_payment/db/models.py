@@ -1,0 +1,15 @@
+"""Tables of the payment service."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import DeclarativeBase
+
+from claims_platform.db import new_metadata
+
+metadata = new_metadata()
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the payment service's tables."""
+
+    metadata = metadata

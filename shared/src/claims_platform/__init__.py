@@ -1,0 +1,1 @@
+"""The platform kit: what every service needs and nothing domain-specific."""

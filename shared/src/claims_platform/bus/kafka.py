@@ -1,0 +1,296 @@
+"""Apache Kafka bus on aiokafka: idempotent producer, manual offset commits, dead-letter topics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from claims_contracts.topics import ALL_TOPICS, dlq_topic
+from claims_platform.bus.base import Message, MessageHandler, dead_letter_headers, without_dlq_headers
+from claims_platform.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def _message(rec: ConsumerRecord[bytes, bytes]) -> Message:
+    return Message(
+        topic=rec.topic,
+        key=rec.key,
+        value=rec.value or b"",
+        headers=tuple((k, bytes(v)) for k, v in (rec.headers or ())),
+        partition=rec.partition,
+        offset=rec.offset,
+    )
+
+
+@dataclass
+class _Subscription:
+    group: str
+    topics: tuple[str, ...]
+    handler: MessageHandler
+    task: asyncio.Task[None] | None = None
+
+
+async def ensure_topics(
+    bootstrap_servers: str, topics: Sequence[str], *, partitions: int, replication_factor: int
+) -> None:
+    """Create the topics that do not exist yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="claims-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [NewTopic(t, num_partitions=partitions, replication_factor=replication_factor) for t in missing]
+                )
+    finally:
+        await admin.close()
+
+
+class KafkaBus:
+    """The bus of the full mode."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str,
+        partitions: int = 6,
+        replication_factor: int = 1,
+        topics: Sequence[str] = ALL_TOPICS,
+        max_poll_records: int = 500,
+        topic_prefix: str = "",
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.client_id = client_id
+        self.partitions = partitions
+        self.replication_factor = replication_factor
+        self.topics = tuple(topics)
+        self.max_poll_records = max_poll_records
+        self.topic_prefix = topic_prefix
+        self._producer: AIOKafkaProducer | None = None
+        self._subs: list[_Subscription] = []
+        self._running = False
+        self._lag: dict[str, int] = {}
+        self._tp_lag: dict[tuple[str, TopicPartition], int] = {}
+
+    def _physical(self, topic: str) -> str:
+        return self.topic_prefix + topic
+
+    def _logical(self, topic: str) -> str:
+        return topic[len(self.topic_prefix) :] if topic.startswith(self.topic_prefix) else topic
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap_servers,
+            client_id=self.client_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=2,
+            request_timeout_ms=15000,
+        )
+
+    async def start(self) -> None:
+        """Create missing topics, start the producer and one consumer task per group."""
+        if self._running:
+            return
+        await ensure_topics(
+            self.bootstrap_servers,
+            [self._physical(t) for t in (*self.topics, *(dlq_topic(t) for t in self.topics))],
+            partitions=self.partitions,
+            replication_factor=self.replication_factor,
+        )
+        self._running = True
+        await self._ready_producer()
+        for sub in self._subs:
+            sub.task = asyncio.create_task(self._consume(sub), name=f"kafka:{sub.group}")
+
+    async def stop(self) -> None:
+        """Stop the consumers, then flush and close the producer."""
+        self._running = False
+        tasks = [s.task for s in self._subs if s.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    def subscribe(self, group: str, topics: Sequence[str], handler: MessageHandler) -> None:
+        """Register a consumer group; it starts with the bus."""
+        sub = _Subscription(group, tuple(topics), handler)
+        self._subs.append(sub)
+        if self._running:
+            sub.task = asyncio.create_task(self._consume(sub), name=f"kafka:{group}")
+
+    async def _ready_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = self._new_producer()
+            await producer.start()
+            self._producer = producer
+        return self._producer
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Send in order and wait for every acknowledgement (acks=all)."""
+        if not self._running:
+            raise RuntimeError("the Kafka bus is not started")
+        producer = await self._ready_producer()
+        try:
+            futures = [
+                await producer.send(self._physical(m.topic), m.value, key=m.key, headers=list(m.headers))
+                for m in messages
+            ]
+            await asyncio.gather(*futures)
+        except KafkaError:
+            # A producer that failed mid-batch may hold a stale sequence: the next call starts a fresh one.
+            if self._producer is producer:
+                self._producer = None
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            raise
+
+    async def dead_letter(self, group: str, message: Message, error: str) -> None:
+        """Publish to ``<topic>.dlq`` with the error and origin in headers; waits for the ack."""
+        dead = Message(
+            topic=dlq_topic(message.topic),
+            key=message.key,
+            value=message.value,
+            headers=dead_letter_headers(group, message, error),
+        )
+        while True:
+            try:
+                await self.publish([dead])
+                return
+            except KafkaError as exc:
+                log.warning("dead-letter publish failed; retrying", error=str(exc))
+                await asyncio.sleep(1.0)
+
+    async def ready(self) -> bool:
+        """Whether the cluster answers a metadata request."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=3000)
+        try:
+            await asyncio.wait_for(admin.start(), 3)
+            await asyncio.wait_for(admin.describe_cluster(), 3)
+            return True
+        except Exception:
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                await admin.close()
+
+    def lag(self) -> dict[str, int]:
+        """Messages not yet consumed, per group (as of the last poll)."""
+        return dict(self._lag)
+
+    async def _consume(self, sub: _Subscription) -> None:
+        while self._running:
+            consumer = AIOKafkaConsumer(
+                *(self._physical(t) for t in sub.topics),
+                bootstrap_servers=self.bootstrap_servers,
+                group_id=sub.group,
+                client_id=f"{self.client_id}:{sub.group}",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=self.max_poll_records,
+            )
+            try:
+                await consumer.start()
+                await self._poll(sub, consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("Kafka consumer restarting", group=sub.group, error=str(exc))
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+
+    async def _poll(self, sub: _Subscription, consumer: AIOKafkaConsumer) -> None:
+        while self._running:
+            batches = await consumer.getmany(timeout_ms=500, max_records=self.max_poll_records)
+            for tp, records in batches.items():
+                for rec in records:
+                    message = _message(rec)
+                    await sub.handler(replace(message, topic=self._logical(message.topic)))
+                await self._commit(consumer, tp, records[-1].offset + 1)
+                self._record_lag(sub.group, consumer, tp, records[-1].offset + 1)
+
+    @staticmethod
+    async def _commit(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+        try:
+            await consumer.commit({tp: offset})
+        except KafkaError as exc:
+            # Partition moved to another member: it will redeliver, and the inbox makes that harmless.
+            log.warning("offset commit failed", topic=tp.topic, partition=tp.partition, error=str(exc))
+
+    def _record_lag(self, group: str, consumer: AIOKafkaConsumer, tp: TopicPartition, committed: int) -> None:
+        high = consumer.highwater(tp)
+        if high is not None:
+            self._tp_lag[(group, tp)] = max(0, high - committed)
+            self._lag[group] = sum(v for (g, _), v in self._tp_lag.items() if g == group)
+
+
+async def replay_dead_letters(
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    group: str = "claims-dlq-replay",
+    timeout_s: float = 10.0,
+    topic_prefix: str = "",
+) -> int:
+    """Publish the dead letters of ``topic`` not yet replayed back onto ``topic``; returns how many.
+
+    Only what was on the dead-letter topic when the command started is replayed, so a message that
+    fails again lands there once more instead of looping. Progress is committed under ``group``.
+    """
+    dlq = topic_prefix + dlq_topic(topic)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all")
+    await consumer.start()
+    await producer.start()
+    count = 0
+    try:
+        cluster = await consumer._client.fetch_all_metadata()
+        partitions = cluster.partitions_for_topic(dlq) or set()
+        tps = [TopicPartition(dlq, p) for p in sorted(partitions)]
+        if not tps:
+            return 0
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        for tp in tps:
+            committed = await consumer.committed(tp)
+            if committed is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, committed)
+        pending = {tp for tp in tps if await consumer.position(tp) < ends[tp]}
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while pending and asyncio.get_running_loop().time() < deadline:
+            batches = await consumer.getmany(*pending, timeout_ms=500)
+            for tp, records in batches.items():
+                upto = [r for r in records if r.offset < ends[tp]]
+                for rec in upto:
+                    msg = _message(rec)
+                    source = msg.header("dlq.source_topic") or topic
+                    await producer.send_and_wait(
+                        topic_prefix + source, msg.value, key=msg.key, headers=list(without_dlq_headers(msg.headers))
+                    )
+                    count += 1
+                if upto:
+                    await consumer.commit({tp: upto[-1].offset + 1})
+                if not upto or upto[-1].offset + 1 >= ends[tp]:
+                    pending.discard(tp)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return count

@@ -1,0 +1,132 @@
+"""Database access: engine, naming convention, and the unit of work that owns commit and rollback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import MetaData, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+from claims_contracts.envelope import EventEnvelope, EventPayload
+from claims_platform.context import causation_id_var, correlation_id_var
+from claims_platform.outbox import outbox, outbox_row
+from claims_platform.tables import NAMING_CONVENTION
+
+
+def new_metadata() -> MetaData:
+    """A MetaData with the project's constraint naming convention."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ServiceBase(DeclarativeBase):
+    """Declarative base for a service; each service subclasses it with its own ``metadata``."""
+
+    __abstract__ = True
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether the URL points at SQLite (embedded mode)."""
+    return url.startswith("sqlite")
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An async engine tuned for the backend: WAL and busy timeout on SQLite, a pool on PostgreSQL."""
+    if is_sqlite(url):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _: Any) -> None:  # pragma: no cover - driver callback
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+class UnitOfWork:
+    """One database transaction: the state change and the events to publish, committed together."""
+
+    def __init__(self, session: AsyncSession, producer: str) -> None:
+        self.session = session
+        self.producer = producer
+        self.events: list[EventEnvelope] = []
+
+    def publish(
+        self,
+        payload: EventPayload,
+        *,
+        claim_id: str,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> EventEnvelope:
+        """Record an event in the outbox; it is published only if this transaction commits."""
+        envelope = EventEnvelope.wrap(
+            payload,
+            claim_id=claim_id,
+            producer=self.producer,
+            correlation_id=correlation_id or correlation_id_var.get(),
+            causation_id=causation_id or causation_id_var.get(),
+        )
+        self.events.append(envelope)
+        return envelope
+
+    async def flush_events(self) -> None:
+        """Write recorded events to the outbox table inside the current transaction."""
+        if self.events:
+            await self.session.execute(outbox.insert(), [outbox_row(e) for e in self.events])
+
+
+class Database:
+    """Engine, sessions and units of work of one service."""
+
+    def __init__(self, url: str, producer: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.producer = producer
+        self.engine = create_engine(url, pool_size=pool_size)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._on_outbox: list[Callable[[], None]] = []
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this database is SQLite."""
+        return is_sqlite(self.url)
+
+    def on_outbox_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after a commit that wrote outbox rows (the relay's wake-up)."""
+        self._on_outbox.append(callback)
+
+    @asynccontextmanager
+    async def uow(self) -> AsyncIterator[UnitOfWork]:
+        """A unit of work: commits on success, rolls back on any exception."""
+        async with self.sessions() as session:
+            work = UnitOfWork(session, self.producer)
+            try:
+                yield work
+                await work.flush_events()
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+        if work.events:
+            for callback in self._on_outbox:
+                callback()
+
+    async def ping(self) -> bool:
+        """Whether the database answers."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()

@@ -1,0 +1,176 @@
+"""Idempotent consumer: the inbox row and the handler's effects commit in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy.exc
+from pydantic import ValidationError
+from sqlalchemy.dialects import postgresql, sqlite
+
+from claims_contracts.envelope import EventEnvelope, EventPayload
+from claims_contracts.registry import parse_payload
+from claims_platform.bus.base import Message
+from claims_platform.context import causation_id_var, claim_id_var, correlation_id_var
+from claims_platform.logging import get_logger, mask_text
+from claims_platform.tables import inbox
+
+if TYPE_CHECKING:
+    from claims_platform.db import Database, UnitOfWork
+    from claims_platform.metrics import ServiceMetrics
+
+log = get_logger(__name__)
+
+EventHandler = Callable[["UnitOfWork", EventEnvelope, EventPayload], Awaitable[None]]
+DeadLetter = Callable[[Message, str], Awaitable[None]]
+
+
+class PoisonMessage(Exception):
+    """A message that can never be handled, however often it is tried."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether an error is an outage worth waiting out (database or network), not a bad message."""
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        if code in {"40001", "40P01", "57P01", "57P02", "57P03", "53300"}:
+            return True
+    return isinstance(
+        exc,
+        sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError | ConnectionError | TimeoutError | OSError,
+    )
+
+
+def describe(exc: BaseException) -> str:
+    """A short, masked description of an error for a dead letter or a log line."""
+    return mask_text(f"{type(exc).__name__}: {exc}")[:2000]
+
+
+class IdempotentConsumer:
+    """Applies each event at most once per consumer name, whatever the redeliveries."""
+
+    def __init__(self, name: str, db: Database, handlers: Mapping[str, EventHandler]) -> None:
+        self.name = name
+        self.db = db
+        self.handlers = dict(handlers)
+
+    def wants(self, event_type: str) -> bool:
+        """Whether this consumer handles the event type."""
+        return event_type in self.handlers
+
+    async def handle(self, envelope: EventEnvelope) -> bool:
+        """Apply the event; False when it was seen before (or is not for this consumer)."""
+        handler = self.handlers.get(envelope.event_type)
+        if handler is None:
+            return False
+        try:
+            payload = parse_payload(envelope)
+        except (ValidationError, ValueError) as exc:
+            raise PoisonMessage(describe(exc)) from exc
+        tokens = (
+            correlation_id_var.set(envelope.correlation_id),
+            causation_id_var.set(str(envelope.event_id)),
+            claim_id_var.set(envelope.claim_id),
+        )
+        try:
+            async with self.db.uow() as uow:
+                dialect = postgresql if not self.db.is_sqlite else sqlite
+                stmt = (
+                    dialect.insert(inbox)
+                    .values(
+                        consumer=self.name,
+                        event_id=envelope.event_id,
+                        event_type=envelope.event_type,
+                        processed_at=datetime.now(UTC),
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(inbox.c.event_id)
+                )
+                if (await uow.session.execute(stmt)).scalar_one_or_none() is None:
+                    return False
+                await handler(uow, envelope, payload)
+            return True
+        finally:
+            claim_id_var.reset(tokens[2])
+            causation_id_var.reset(tokens[1])
+            correlation_id_var.reset(tokens[0])
+
+
+class MessageProcessor:
+    """Turns a raw message into a handled event: parse, retry with backoff, dead-letter when hopeless.
+
+    Outages (database down, connection lost) are retried until they pass, so nothing is dead-lettered
+    for a reason that is not the message's own; any other error is retried ``max_attempts`` times.
+    """
+
+    def __init__(
+        self,
+        consumer: IdempotentConsumer,
+        dead_letter: DeadLetter,
+        *,
+        max_attempts: int = 5,
+        backoff_seconds: float = 0.2,
+        metrics: ServiceMetrics | None = None,
+    ) -> None:
+        self.consumer = consumer
+        self.dead_letter = dead_letter
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.metrics = metrics
+
+    def _count(self, event_type: str, result: str) -> None:
+        if self.metrics:
+            self.metrics.events_consumed.labels(self.consumer.name, event_type, result).inc()
+
+    async def __call__(self, message: Message) -> None:
+        """Handle one message; returns when it is applied, a duplicate, ignored or dead-lettered."""
+        try:
+            envelope = EventEnvelope.model_validate_json(message.value)
+        except ValidationError as exc:
+            await self._dead(message, "unknown", f"invalid envelope: {describe(exc)}")
+            return
+        if not self.consumer.wants(envelope.event_type):
+            return
+        failures = 0
+        outage_wait = self.backoff_seconds
+        while True:
+            try:
+                applied = await self.consumer.handle(envelope)
+                self._count(envelope.event_type, "applied" if applied else "duplicate")
+                return
+            except asyncio.CancelledError:
+                raise
+            except PoisonMessage as exc:
+                await self._dead(message, envelope.event_type, str(exc))
+                return
+            except Exception as exc:
+                if is_transient(exc):
+                    log.warning("consumer waiting out an outage", consumer=self.consumer.name, error=describe(exc))
+                    await asyncio.sleep(outage_wait)
+                    outage_wait = min(outage_wait * 2, 5.0)
+                    continue
+                failures += 1
+                if failures >= self.max_attempts:
+                    await self._dead(message, envelope.event_type, describe(exc))
+                    return
+                log.warning(
+                    "handler failed; retrying", consumer=self.consumer.name, attempt=failures, error=describe(exc)
+                )
+                await asyncio.sleep(self.backoff_seconds * 2 ** (failures - 1))
+
+    async def _dead(self, message: Message, event_type: str, error: str) -> None:
+        log.error(
+            "message dead-lettered",
+            consumer=self.consumer.name,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            error=error,
+        )
+        await self.dead_letter(message, error)
+        self._count(event_type, "dead_lettered")

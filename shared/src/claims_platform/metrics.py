@@ -1,0 +1,60 @@
+"""Prometheus metrics, one registry per service (the embedded mode runs four in one process)."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class ServiceMetrics:
+    """The platform's metrics of one service; services add their own to ``registry``."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.request_seconds = Histogram(
+            "http_request_duration_seconds", "HTTP request duration", ["method", "route"], registry=self.registry
+        )
+        self.events_published = Counter(
+            "events_published_total", "Events published from the outbox", registry=self.registry
+        )
+        self.outbox_backlog = Gauge("outbox_backlog", "Events waiting in the outbox", registry=self.registry)
+        self.events_consumed = Counter(
+            "events_consumed_total", "Events consumed", ["consumer", "event_type", "result"], registry=self.registry
+        )
+        self.consumer_lag = Gauge("consumer_lag", "Messages not yet consumed", ["consumer"], registry=self.registry)
+        self.info = Gauge("service_info", "Service identity", ["service"], registry=self.registry)
+        self.info.labels(service).set(1)
+
+
+class MetricsMiddleware:
+    """Counts and times requests by route template (not raw path, to keep cardinality bounded)."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        start = time.perf_counter()
+
+        async def _send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            self.metrics.requests.labels(scope["method"], template, str(status)).inc()
+            self.metrics.request_seconds.labels(scope["method"], template).observe(time.perf_counter() - start)

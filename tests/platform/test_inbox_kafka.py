@@ -1,0 +1,157 @@
+"""The idempotent consumer (inbox), offsets and dead letters against real PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiokafka import AIOKafkaProducer
+
+from claims_contracts.envelope import EventEnvelope
+from claims_contracts.topics import INTAKE_TOPIC, dlq_topic
+from claims_platform.bus.kafka import KafkaBus, replay_dead_letters
+
+
+async def _produce(bootstrap: str, topic: str, *values: tuple[bytes, bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        for key, value in values:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+def _envelope(make_event, claim_id: str) -> EventEnvelope:
+    return EventEnvelope.wrap(make_event(claim_id), claim_id=claim_id, producer="test")
+
+
+async def test_event_delivered_twice_changes_state_once(
+    fresh_pg_url, kafka_bootstrap, topic_prefix, make_runtime, make_event, counting_handler, effects, wait_for
+):
+    runtime = await make_runtime(
+        fresh_pg_url,
+        kafka=kafka_bootstrap,
+        prefix=topic_prefix,
+        consumers={"probe": ([INTAKE_TOPIC], {"ClaimWithdrawn": counting_handler})},
+    )
+    claim = f"C-{uuid.uuid4().hex[:8]}"
+    env = _envelope(make_event, claim)
+    raw = env.model_dump_json().encode()
+    await _produce(kafka_bootstrap, topic_prefix + INTAKE_TOPIC, (claim.encode(), raw), (claim.encode(), raw))
+
+    consumed = runtime.metrics.events_consumed
+
+    async def both_seen() -> bool:
+        return (
+            consumed.labels("probe", "ClaimWithdrawn", "applied")._value.get()
+            + consumed.labels("probe", "ClaimWithdrawn", "duplicate")._value.get()
+        ) >= 2
+
+    await wait_for(both_seen)
+    assert await effects(runtime, claim) == 1
+    assert consumed.labels("probe", "ClaimWithdrawn", "duplicate")._value.get() == 1
+
+
+class _NoCommitBus(KafkaBus):
+    """A consumer that dies after its transaction but before committing its offset."""
+
+    @staticmethod
+    async def _commit(consumer, tp, offset) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+
+async def test_consumer_killed_before_offset_commit_does_not_apply_twice(
+    fresh_pg_url, kafka_bootstrap, topic_prefix, make_runtime, make_event, counting_handler, effects, wait_for
+):
+    claims = [f"C-{uuid.uuid4().hex[:8]}" for _ in range(5)]
+    handlers = {"probe": ([INTAKE_TOPIC], {"ClaimWithdrawn": counting_handler})}
+    first_bus = _NoCommitBus(kafka_bootstrap, client_id="first", partitions=2, topic_prefix=topic_prefix)
+    first = await make_runtime(
+        fresh_pg_url, kafka=kafka_bootstrap, prefix=topic_prefix, bus=first_bus, consumers=handlers
+    )
+    await first_bus.start()
+    await _produce(
+        kafka_bootstrap,
+        topic_prefix + INTAKE_TOPIC,
+        *((c.encode(), _envelope(make_event, c).model_dump_json().encode()) for c in claims),
+    )
+
+    async def all_applied() -> bool:
+        return all([await effects(first, c) == 1 for c in claims])
+
+    await wait_for(all_applied)
+    await first_bus.stop()  # killed: effects committed, offsets not
+
+    second = await make_runtime(fresh_pg_url, kafka=kafka_bootstrap, prefix=topic_prefix, consumers=handlers)
+    duplicates = second.metrics.events_consumed.labels("probe", "ClaimWithdrawn", "duplicate")
+
+    async def redelivered() -> bool:
+        return duplicates._value.get() >= len(claims)
+
+    await wait_for(redelivered)
+    for c in claims:
+        assert await effects(second, c) == 1
+
+
+async def test_poison_message_goes_to_dead_letter_topic_and_consumer_keeps_going(
+    fresh_pg_url,
+    kafka_bootstrap,
+    topic_prefix,
+    make_runtime,
+    make_event,
+    counting_handler,
+    effects,
+    kafka_records,
+    wait_for,
+):
+    failing_claim = f"C-{uuid.uuid4().hex[:8]}"
+
+    async def picky(uow, envelope, payload) -> None:  # type: ignore[no-untyped-def]
+        if envelope.claim_id == failing_claim:
+            raise ValueError("cannot apply this claim")
+        await counting_handler(uow, envelope, payload)
+
+    runtime = await make_runtime(
+        fresh_pg_url,
+        kafka=kafka_bootstrap,
+        prefix=topic_prefix,
+        consumers={"probe": ([INTAKE_TOPIC], {"ClaimWithdrawn": picky})},
+        consumer_max_attempts=3,
+    )
+    good = f"C-{uuid.uuid4().hex[:8]}"
+    wrong_payload = EventEnvelope.wrap(make_event("C-x"), claim_id="C-x", producer="test").model_copy(
+        update={"payload": {"claim_id": "C-x"}}
+    )
+    await _produce(
+        kafka_bootstrap,
+        topic_prefix + INTAKE_TOPIC,
+        (b"C-junk", b"{not json at all"),
+        (b"C-x", wrong_payload.model_dump_json().encode()),
+        (failing_claim.encode(), _envelope(make_event, failing_claim).model_dump_json().encode()),
+        (good.encode(), _envelope(make_event, good).model_dump_json().encode()),
+    )
+
+    async def good_applied() -> bool:
+        return await effects(runtime, good) == 1
+
+    await wait_for(good_applied)
+    dead = await kafka_records(kafka_bootstrap, topic_prefix + dlq_topic(INTAKE_TOPIC), expect=3)
+    by_key = {r.key: dict(r.headers) for r in dead}
+    assert set(by_key) == {b"C-junk", b"C-x", failing_claim.encode()}
+    assert b"invalid envelope" in by_key[b"C-junk"]["dlq.error"]
+    assert b"ValidationError" in by_key[b"C-x"]["dlq.error"]
+    assert b"cannot apply this claim" in by_key[failing_claim.encode()]["dlq.error"]
+    assert all(h["dlq.consumer"] == b"probe" for h in by_key.values())
+    assert all(h["dlq.source_topic"] == INTAKE_TOPIC.encode() for h in by_key.values())
+    assert await effects(runtime, failing_claim) == 0
+
+    # The cause is fixed; the replay command brings the dead letters back and the event now applies.
+    failing_claim_fixed = failing_claim
+    failing_claim = "nobody"
+    replayed = await replay_dead_letters(kafka_bootstrap, INTAKE_TOPIC, topic_prefix=topic_prefix, timeout_s=2)
+    assert replayed == 3
+
+    async def fixed_applied() -> bool:
+        return await effects(runtime, failing_claim_fixed) == 1
+
+    await wait_for(fixed_applied)

@@ -1,0 +1,89 @@
+"""The transactional outbox against real PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+import orjson
+import pytest
+
+from claims_contracts.topics import INTAKE_TOPIC
+from claims_platform.bus.base import Message
+from claims_platform.bus.kafka import KafkaBus
+from claims_platform.outbox import OutboxRelay
+
+
+async def test_rolled_back_event_is_never_published_and_committed_one_once(
+    fresh_pg_url, kafka_bootstrap, topic_prefix, make_runtime, make_event, kafka_records
+):
+    runtime = await make_runtime(fresh_pg_url, kafka=kafka_bootstrap, prefix=topic_prefix)
+    committed_claim, rolled_back_claim = f"C-{uuid.uuid4().hex[:8]}", f"C-{uuid.uuid4().hex[:8]}"
+
+    async def failing_change() -> None:
+        async with runtime.db.uow() as uow:
+            uow.publish(make_event(rolled_back_claim), claim_id=rolled_back_claim)
+            raise RuntimeError("business rule failed")
+
+    with pytest.raises(RuntimeError, match="business rule failed"):
+        await failing_change()
+    async with runtime.db.uow() as uow:
+        sent = uow.publish(make_event(committed_claim), claim_id=committed_claim)
+
+    records = await kafka_records(kafka_bootstrap, topic_prefix + INTAKE_TOPIC, expect=1)
+    bodies = [orjson.loads(r.value) for r in records]
+    assert [b["event_id"] for b in bodies] == [str(sent.event_id)]
+    assert bodies[0]["claim_id"] == committed_claim
+    assert records[0].key == committed_claim.encode()
+    headers = dict(records[0].headers)
+    assert headers["event_type"] == b"ClaimWithdrawn"
+    assert headers["correlation_id"] == sent.correlation_id.encode()
+    assert await runtime.relay.backlog() == 0
+
+
+class _CrashingBus:
+    """A bus that dies part-way through a batch, like a relay process killed mid-publish."""
+
+    def __init__(self, inner: KafkaBus, crash_after: int) -> None:
+        self.inner = inner
+        self.crash_after = crash_after
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        await self.inner.publish(messages[: self.crash_after])
+        raise SystemExit("relay killed mid-batch")
+
+
+async def test_relay_killed_mid_batch_then_restarted_publishes_everything_in_order_per_claim(
+    fresh_pg_url, kafka_bootstrap, topic_prefix, make_runtime, make_event, kafka_records
+):
+    runtime = await make_runtime(fresh_pg_url, kafka=kafka_bootstrap, prefix=topic_prefix, relay_batch_size=50)
+    runtime.relay.stop()  # this test drives the relays by hand
+    claims = [f"C-{i:03d}" for i in range(8)]
+    expected: dict[str, list[str]] = defaultdict(list)
+    for round_no in range(15):
+        async with runtime.db.uow() as uow:
+            for claim in claims:
+                env = uow.publish(make_event(claim, reason=f"step {round_no}"), claim_id=claim)
+                expected[claim].append(str(env.event_id))
+    total = sum(len(v) for v in expected.values())
+
+    crashing = OutboxRelay(runtime.db, _CrashingBus(runtime.bus, crash_after=23), batch_size=50)  # type: ignore[arg-type]
+    with pytest.raises(SystemExit):
+        await crashing.publish_batch()
+    assert await runtime.relay.backlog() == total  # nothing was marked as sent
+
+    restarted = OutboxRelay(runtime.db, runtime.bus, batch_size=50)
+    while await restarted.publish_batch():
+        pass
+    assert await restarted.backlog() == 0
+
+    records = await kafka_records(kafka_bootstrap, topic_prefix + INTAKE_TOPIC, expect=total + 23)
+    seen: dict[str, list[str]] = defaultdict(list)
+    for r in records:
+        body = orjson.loads(r.value)
+        seen[body["claim_id"]].append(body["event_id"])
+    for claim in claims:
+        first_seen = list(dict.fromkeys(seen[claim]))
+        assert first_seen == expected[claim], f"events of {claim} out of order or missing"
+    assert len(records) == total + 23  # the 23 sent before the crash are the only repeats
