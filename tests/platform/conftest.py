@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 
 from claims_contracts.envelope import EventEnvelope, EventPayload
@@ -97,60 +94,6 @@ async def applied(runtime: ServiceRuntime, claim_id: str) -> int:
 def effects() -> Callable[[ServiceRuntime, str], Awaitable[int]]:
     """Reads the probe counter of a claim."""
     return applied
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:  # noqa: ASYNC109
-    """Wait until ``check`` holds, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s")
-
-
-@pytest.fixture
-def wait_for() -> Callable[..., Awaitable[None]]:
-    """``await wait_for(async_check, timeout=…)``."""
-    return eventually
-
-
-async def read_topic(
-    bootstrap: str, topic: str, *, expect: int, idle_s: float = 3.0, timeout_s: float = 60.0
-) -> list[Any]:
-    """Every record of a topic from the start, until ``expect`` are read and the topic stays idle."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    try:
-        deadline = time.monotonic() + timeout_s
-        partitions = None
-        while partitions is None and time.monotonic() < deadline:
-            cluster = await consumer._client.fetch_all_metadata()
-            partitions = cluster.partitions_for_topic(topic)
-            if partitions is None:
-                await asyncio.sleep(0.2)
-        assert partitions is not None, f"topic {topic} does not exist"
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        records: list[Any] = []
-        last_new = time.monotonic()
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            for recs in batch.values():
-                records.extend(recs)
-                last_new = time.monotonic()
-            if len(records) >= expect and time.monotonic() - last_new > idle_s:
-                break
-        return records
-    finally:
-        await consumer.stop()
-
-
-@pytest.fixture
-def kafka_records() -> Callable[..., Awaitable[list[Any]]]:
-    """``await kafka_records(bootstrap, topic, expect=n)``."""
-    return read_topic
 
 
 @pytest.fixture

@@ -4,21 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from aiokafka import AIOKafkaProducer
-
 from claims_contracts.envelope import EventEnvelope
 from claims_contracts.topics import INTAKE_TOPIC, dlq_topic
 from claims_platform.bus.kafka import KafkaBus, replay_dead_letters
-
-
-async def _produce(bootstrap: str, topic: str, *values: tuple[bytes, bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
-    await producer.start()
-    try:
-        for key, value in values:
-            await producer.send_and_wait(topic, value, key=key)
-    finally:
-        await producer.stop()
 
 
 def _envelope(make_event, claim_id: str) -> EventEnvelope:
@@ -26,7 +14,15 @@ def _envelope(make_event, claim_id: str) -> EventEnvelope:
 
 
 async def test_event_delivered_twice_changes_state_once(
-    fresh_pg_url, kafka_bootstrap, topic_prefix, make_runtime, make_event, counting_handler, effects, wait_for
+    fresh_pg_url,
+    kafka_bootstrap,
+    topic_prefix,
+    make_runtime,
+    make_event,
+    counting_handler,
+    effects,
+    wait_for,
+    kafka_produce,
 ):
     runtime = await make_runtime(
         fresh_pg_url,
@@ -37,7 +33,7 @@ async def test_event_delivered_twice_changes_state_once(
     claim = f"C-{uuid.uuid4().hex[:8]}"
     env = _envelope(make_event, claim)
     raw = env.model_dump_json().encode()
-    await _produce(kafka_bootstrap, topic_prefix + INTAKE_TOPIC, (claim.encode(), raw), (claim.encode(), raw))
+    await kafka_produce(kafka_bootstrap, topic_prefix + INTAKE_TOPIC, (claim.encode(), raw), (claim.encode(), raw))
 
     consumed = runtime.metrics.events_consumed
 
@@ -61,7 +57,15 @@ class _NoCommitBus(KafkaBus):
 
 
 async def test_consumer_killed_before_offset_commit_does_not_apply_twice(
-    fresh_pg_url, kafka_bootstrap, topic_prefix, make_runtime, make_event, counting_handler, effects, wait_for
+    fresh_pg_url,
+    kafka_bootstrap,
+    topic_prefix,
+    make_runtime,
+    make_event,
+    counting_handler,
+    effects,
+    wait_for,
+    kafka_produce,
 ):
     claims = [f"C-{uuid.uuid4().hex[:8]}" for _ in range(5)]
     handlers = {"probe": ([INTAKE_TOPIC], {"ClaimWithdrawn": counting_handler})}
@@ -70,7 +74,7 @@ async def test_consumer_killed_before_offset_commit_does_not_apply_twice(
         fresh_pg_url, kafka=kafka_bootstrap, prefix=topic_prefix, bus=first_bus, consumers=handlers
     )
     await first_bus.start()
-    await _produce(
+    await kafka_produce(
         kafka_bootstrap,
         topic_prefix + INTAKE_TOPIC,
         *((c.encode(), _envelope(make_event, c).model_dump_json().encode()) for c in claims),
@@ -103,6 +107,7 @@ async def test_poison_message_goes_to_dead_letter_topic_and_consumer_keeps_going
     effects,
     kafka_records,
     wait_for,
+    kafka_produce,
 ):
     failing_claim = f"C-{uuid.uuid4().hex[:8]}"
 
@@ -122,7 +127,7 @@ async def test_poison_message_goes_to_dead_letter_topic_and_consumer_keeps_going
     wrong_payload = EventEnvelope.wrap(make_event("C-x"), claim_id="C-x", producer="test").model_copy(
         update={"payload": {"claim_id": "C-x"}}
     )
-    await _produce(
+    await kafka_produce(
         kafka_bootstrap,
         topic_prefix + INTAKE_TOPIC,
         (b"C-junk", b"{not json at all"),

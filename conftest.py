@@ -1,0 +1,3 @@
+"""Repository-wide pytest setup: the platform's fixtures for real PostgreSQL and Kafka."""
+
+pytest_plugins = ["claims_platform.testing"]

@@ -1,0 +1,171 @@
+"""Pytest fixtures for every service's tests: the real PostgreSQL and Kafka that `make test` starts.
+
+Loaded for the whole repository by the root ``conftest.py``. A test that needs PostgreSQL or Kafka
+fails (never skips) when they are not there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from claims_platform.auth import mint_token
+
+
+def _need(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(f"{name} is not set: run the tests with `make test`, which starts PostgreSQL and Kafka")
+    return value
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    """Superuser URL of the test PostgreSQL."""
+    return _need("CLAIMS_TEST_PG_ADMIN_URL")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """Bootstrap servers of the test Kafka broker."""
+    return _need("CLAIMS_TEST_KAFKA_BOOTSTRAP_SERVERS")
+
+
+@pytest.fixture(scope="session")
+def jwt_secret() -> str:
+    """The JWT secret the tests sign with."""
+    return _need("CLAIMS_TEST_JWT_SECRET")
+
+
+@pytest.fixture
+async def fresh_pg_url(pg_admin_url: str) -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A topic prefix of its own for one test, so tests never read each other's messages."""
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+def bearer(
+    secret: str, *roles: str, sub: str = "u-1", provider_id: str | None = None, member_id: str | None = None
+) -> dict[str, str]:
+    """An Authorization header for a token with ``roles`` (and provider_id / member_id)."""
+    token = mint_token(secret, sub, list(roles), provider_id=provider_id, member_id=member_id)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def auth_header(jwt_secret: str) -> Callable[..., dict[str, str]]:
+    """``auth_header("admin")`` or ``auth_header("partner", provider_id="H-001", sub="h1")``."""
+
+    def _make(
+        *roles: str, sub: str = "u-1", provider_id: str | None = None, member_id: str | None = None
+    ) -> dict[str, str]:
+        return bearer(jwt_secret, *roles, sub=sub, provider_id=provider_id, member_id=member_id)
+
+    return _make
+
+
+@asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app's lifespan and give an HTTP client talking to it in-process."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    """Wait until ``check`` holds, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Awaitable[None]]:
+    """``await wait_for(async_check, timeout=…)``."""
+    return eventually
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, expect: int, idle_s: float = 2.0, timeout_s: float = 60.0
+) -> list[Any]:
+    """Every record of a topic from the start, once ``expect`` are read and the topic stays idle."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        partitions = None
+        while partitions is None and time.monotonic() < deadline:
+            cluster = await consumer._client.fetch_all_metadata()
+            partitions = cluster.partitions_for_topic(topic)
+            if partitions is None:
+                await asyncio.sleep(0.2)
+        assert partitions is not None, f"topic {topic} does not exist"
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        records: list[Any] = []
+        last_new = time.monotonic()
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for recs in batch.values():
+                records.extend(recs)
+                last_new = time.monotonic()
+            if len(records) >= expect and time.monotonic() - last_new > idle_s:
+                break
+        return records
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture
+def kafka_records() -> Callable[..., Awaitable[list[Any]]]:
+    """``await kafka_records(bootstrap, topic, expect=n)``: what a topic holds."""
+    return read_topic
+
+
+async def produce(bootstrap: str, topic: str, *messages: tuple[bytes, bytes]) -> None:
+    """Put raw ``(key, value)`` messages on a topic (to play another service, or a poison message)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        for key, value in messages:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+@pytest.fixture
+def kafka_produce() -> Callable[..., Awaitable[None]]:
+    """``await kafka_produce(bootstrap, topic, (key, value), …)``."""
+    return produce
