@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 INFRA := scripts/infra.sh
-PACKAGES := -e shared -e services/intake -e services/adjudication -e services/payment -e services/notification
+PACKAGES := -e shared -e 'services/intake[test]' -e 'services/adjudication[test]' -e 'services/payment[test]' -e 'services/notification[test]'
 ROLE ?= admin
 
 .PHONY: run test venv lint format infra infra-down token schemas clean
