@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -87,3 +88,32 @@ async def test_relay_killed_mid_batch_then_restarted_publishes_everything_in_ord
         first_seen = list(dict.fromkeys(seen[claim]))
         assert first_seen == expected[claim], f"events of {claim} out of order or missing"
     assert len(records) == total + 23  # the 23 sent before the crash are the only repeats
+
+
+async def test_two_relays_of_one_service_never_interleave_or_duplicate(
+    fresh_pg_url, kafka_bootstrap, topic_prefix, make_runtime, make_event, kafka_records
+):
+    runtime = await make_runtime(fresh_pg_url, kafka=kafka_bootstrap, prefix=topic_prefix)
+    runtime.relay.stop()
+    claims = [f"C-{i:03d}" for i in range(5)]
+    expected: dict[str, list[str]] = defaultdict(list)
+    for round_no in range(40):
+        async with runtime.db.uow() as uow:
+            for claim in claims:
+                env = uow.publish(make_event(claim, reason=f"step {round_no}"), claim_id=claim)
+                expected[claim].append(str(env.event_id))
+    replicas = [OutboxRelay(runtime.db, runtime.bus, batch_size=7) for _ in range(2)]
+
+    async def drain(relay: OutboxRelay) -> None:
+        while await relay.backlog():
+            await relay.publish_batch()
+
+    await asyncio.gather(*(drain(r) for r in replicas))
+    records = await kafka_records(kafka_bootstrap, topic_prefix + INTAKE_TOPIC, expect=200)
+    seen: dict[str, list[str]] = defaultdict(list)
+    for r in records:
+        body = orjson.loads(r.value)
+        seen[body["claim_id"]].append(body["event_id"])
+    assert len(records) == 200
+    for claim in claims:
+        assert seen[claim] == expected[claim]
