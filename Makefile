@@ -7,7 +7,7 @@ INFRA := scripts/infra.sh
 PACKAGES := -e shared -e 'services/intake[test]' -e 'services/adjudication[test]' -e 'services/payment[test]' -e 'services/notification[test]'
 ROLE ?= admin
 
-.PHONY: run test venv lint format infra infra-down token schemas clean
+.PHONY: run test venv lint format infra infra-down token schemas clean up down
 
 $(STAMP): constraints.txt requirements-dev.txt shared/pyproject.toml services/*/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,17 @@ infra: venv
 
 infra-down:
 	$(INFRA) down
+
+## The compose suite for operators (docs/operations.md): Kafka, PostgreSQL, the four services, Mailpit, Prometheus.
+COMPOSE := docker compose --env-file deploy/.env -f deploy/docker-compose.yml
+
+up:
+	@test -f deploy/.env || { echo "deploy/.env is missing: cp deploy/.env.example deploy/.env, then fill in its secrets" >&2; exit 1; }
+	$(COMPOSE) up -d --build
+
+## Stop and remove the containers; the data volumes stay (docker compose -f deploy/docker-compose.yml down -v drops them).
+down:
+	$(COMPOSE) down
 
 clean:
 	rm -rf $(VENV) .data
