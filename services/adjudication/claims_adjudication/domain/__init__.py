@@ -1,6 +1,12 @@
 """Pure domain of adjudication: the calculation of DOMAIN.md §5 and the risk rules of §6 (stdlib only)."""
 
-from .calculation import apply_reviewer_adjustment, deny_decision, excluded_prefix, price_claim
+from .calculation import (
+    apply_reviewer_adjustment,
+    deny_claim_in_other_currency,
+    deny_decision,
+    excluded_prefix,
+    price_claim,
+)
 from .model import (
     ADJUSTMENT_CODES,
     Accumulators,
@@ -40,6 +46,7 @@ __all__ = [
     "RiskReason",
     "RiskSettings",
     "apply_reviewer_adjustment",
+    "deny_claim_in_other_currency",
     "deny_decision",
     "evaluate_risk",
     "excluded_prefix",

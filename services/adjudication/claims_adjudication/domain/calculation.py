@@ -294,6 +294,18 @@ def price_claim(
     return _decide(claim.claim_id, results, accumulators)
 
 
+def deny_claim_in_other_currency(
+    claim: ClaimToPrice, accumulators: Accumulators, claim_currency: str, plan_currency: str
+) -> Decision:
+    """Deny every line of a claim billed in another currency than the plan's (NOT_COVERED).
+
+    DOMAIN §3 requires a claim's currency to be the plan's; intake cannot know the plan, so the check
+    lands here. Nothing is converted: the claimant is told to resubmit in the plan's currency.
+    """
+    texts = explain.currency_mismatch(claim_currency, plan_currency)
+    return _deny_claim(claim, accumulators, R.NOT_COVERED, texts)
+
+
 def apply_reviewer_adjustment(decision: Decision, payables: Mapping[int, Decimal], reason: str) -> Decision:
     """Lower the payable of some lines to what a reviewer decided; the cut is a REVIEWER_ADJUSTMENT.
 

@@ -169,6 +169,13 @@ def member_not_covered(member_id: str, policy_number: str) -> Texts:
     return zh, en
 
 
+def currency_mismatch(claim_currency: str, plan_currency: str) -> Texts:
+    """Text for a claim billed in another currency than the plan's."""
+    zh = f"理赔币种 {claim_currency} 与保险计划币种 {plan_currency} 不一致，请以 {plan_currency} 重新提交。"
+    en = f"The claim is in {claim_currency} but your plan pays in {plan_currency}; please resubmit in {plan_currency}."
+    return zh, en
+
+
 def reviewer_adjustment(before: Decimal, after: Decimal, reason: str) -> Texts:
     """Text for a reviewer's cut of a line."""
     zh = f"经理赔审核调整，赔付由 {money(before)} 调减为 {money(after)}：{reason}"

@@ -57,6 +57,12 @@ class DecisionLine(ContractModel):
     allowed: NonNegativeMoney
     payable: NonNegativeMoney
     adjustments: list[Adjustment] = Field(default_factory=list)
+    explanation_zh: LongText | None = Field(
+        default=None, description="The whole line in plain words (zh-CN): charged, allowed, payable and why."
+    )
+    explanation_en: LongText | None = Field(
+        default=None, description="The whole line in plain words (en): charged, allowed, payable and why."
+    )
 
 
 class ClaimPended(EventPayload):
@@ -115,6 +121,9 @@ class ClaimAdjudicated(EventPayload):
     decided_by: Actor
     automatic: bool = Field(description="True when no human touched the decision.")
     review_id: EntityId | None = None
+    approved_by: Actor | None = Field(
+        default=None, description="The supervisor who approved a decision above the reviewer's authority."
+    )
     decided_at: UtcDatetime
 
     @model_validator(mode="after")

@@ -1,0 +1,220 @@
+"""What happens when intake's events arrive: a claim to adjudicate, a dispute, a withdrawal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from claims_adjudication.application.engine import after_commit, load, new_id, now, record_decision
+from claims_adjudication.config import AdjudicationSettings
+from claims_adjudication.db.models import ClaimRow, ReviewRow
+from claims_adjudication.db.repositories import AuditRepository, ClaimRepository, DecisionRepository, ReviewRepository
+from claims_adjudication.domain import ClaimFacts, Outcome, PriorClaim, evaluate_risk
+from claims_adjudication.events.mapping import decision_summary
+from claims_adjudication.metrics import AdjudicationMetrics
+from claims_contracts.events import ClaimDisputed, ClaimPended, ClaimReceived, ClaimWithdrawn
+from claims_contracts.values import RiskReason
+from claims_platform.db import UnitOfWork
+from claims_platform.inbox import PoisonMessage
+
+ACTIVE_REVIEW = ("open", "awaiting_second_approval")
+
+
+@dataclass
+class ClaimEvents:
+    """Handles intake's events for the adjudication service."""
+
+    settings: AdjudicationSettings
+    metrics: AdjudicationMetrics
+
+    async def received(self, uow: UnitOfWork, claim: ClaimReceived) -> None:
+        """Price the claim; pend it for review when a risk rule fires, else decide it (version 1)."""
+        at = now()
+        claims = ClaimRepository(uow.session)
+        inserted = await claims.insert_if_absent(
+            {
+                "claim_id": claim.claim_id,
+                "member_id": claim.member.member_id,
+                "provider_id": claim.provider.provider_id,
+                "policy_number": claim.policy_number,
+                "currency": claim.currency,
+                "charged": claim.charged,
+                "first_service_date": min(line.service_date for line in claim.lines),
+                "received_on": claim.submitted_at.date(),
+                "received_at": claim.submitted_at,
+                "status": "received",
+                "latest_version": 0,
+                "payload": claim.model_dump(mode="json"),
+                "updated_at": at,
+            }
+        )
+        if not inserted:
+            return  # the same claim again (another event id): it is adjudicated once
+        claim_row = await claims.get(claim.claim_id)
+        assert claim_row is not None
+        try:
+            pricing = await load(uow.session, claim, at=at)
+            calculated = pricing.calculate()
+        except ValueError as exc:
+            raise PoisonMessage(f"claim {claim.claim_id} cannot be priced: {exc}") from exc
+
+        reasons: list[str] = []
+        if calculated.outcome is not Outcome.DENIED:
+            history = [
+                PriorClaim(
+                    claim_id=row.claim_id,
+                    member_id=row.member_id,
+                    provider_id=row.provider_id,
+                    received_on=row.received_on,
+                    first_service_date=row.first_service_date,
+                    charged=row.charged,
+                    status=row.status,
+                )
+                for row in await claims.history_of_member(claim.member.member_id, claim.claim_id)
+            ]
+            found = evaluate_risk(
+                ClaimFacts.of(pricing.to_price, claim_row.received_on),
+                history,
+                pricing.plan,
+                pricing.policy,
+                watchlist=frozenset(self.settings.provider_watchlist),
+                usual_prices=self.settings.usual_prices,
+                settings=self.settings.risk_settings(),
+            )
+            reasons = [r.value for r in found]
+
+        if reasons:
+            review = ReviewRow(
+                review_id=new_id(),
+                claim_id=claim.claim_id,
+                kind="risk",
+                reasons=reasons,
+                status="open",
+                calculated=decision_summary(calculated, claim.currency),
+                excluded_deciders=[],
+                created_at=at,
+                updated_at=at,
+            )
+            ReviewRepository(uow.session).add(review)
+            claim_row.status = "pended"
+            claim_row.updated_at = at
+            uow.publish(
+                ClaimPended(
+                    claim_id=claim.claim_id,
+                    review_id=review.review_id,
+                    reasons=[RiskReason(r) for r in reasons],
+                    currency=claim.currency,
+                    charged=claim.charged,
+                    payable=calculated.payable,
+                ),
+                claim_id=claim.claim_id,
+            )
+            after_commit(uow.session, lambda: self.metrics.pended(reasons))
+            return
+
+        record_decision(
+            uow, pricing, calculated, claim_row, decided_by=self.settings.system_actor, automatic=True, at=at
+        )
+        outcome = calculated.outcome.value
+        after_commit(uow.session, lambda: self.metrics.automatic(outcome))
+
+    async def disputed(self, uow: UnitOfWork, dispute: ClaimDisputed) -> None:
+        """Open a DISPUTE review, which none of the claim's earlier deciders may decide."""
+        at = now()
+        claim_row = await ClaimRepository(uow.session).get(dispute.claim_id, lock=True)
+        if claim_row is None:
+            raise PoisonMessage(f"dispute of unknown claim {dispute.claim_id}")
+        decisions = await DecisionRepository(uow.session).of_claim(dispute.claim_id)
+        if not decisions:
+            raise PoisonMessage(f"dispute of claim {dispute.claim_id}, which has no decision")
+        audit = AuditRepository(uow.session)
+        reviews = ReviewRepository(uow.session)
+        if await reviews.active_of_claim(dispute.claim_id):
+            audit.record(
+                at=at,
+                actor=dispute.disputed_by,
+                action="dispute_received_while_in_review",
+                entity_type="claim",
+                entity_id=dispute.claim_id,
+                claim_id=dispute.claim_id,
+                reason=dispute.reason,
+                details={"disputed_decision_version": dispute.disputed_decision_version},
+            )
+            return
+        previous = decisions[-1]
+        claim = ClaimReceived.model_validate(claim_row.payload)
+        pricing = await load(uow.session, claim, previous=previous, at=at)
+        calculated = pricing.calculate()
+        excluded = set(dispute.previous_deciders)
+        for decision in decisions:
+            if not decision.automatic:
+                excluded.add(decision.decided_by)
+            if decision.approved_by:
+                excluded.add(decision.approved_by)
+        review = ReviewRow(
+            review_id=new_id(),
+            claim_id=dispute.claim_id,
+            kind="dispute",
+            reasons=[RiskReason.DISPUTE.value],
+            status="open",
+            calculated=decision_summary(calculated, claim.currency),
+            excluded_deciders=sorted(excluded),
+            dispute={
+                "disputed_decision_version": dispute.disputed_decision_version,
+                "latest_decision_version": previous.version,
+                "reason": dispute.reason,
+                "disputed_by": dispute.disputed_by,
+            },
+            created_at=at,
+            updated_at=at,
+        )
+        reviews.add(review)
+        claim_row.status = "disputed"
+        claim_row.updated_at = at
+        audit.record(
+            at=at,
+            actor=dispute.disputed_by,
+            action="dispute_opened",
+            entity_type="review",
+            entity_id=review.review_id,
+            claim_id=dispute.claim_id,
+            reason=dispute.reason,
+            details={"disputed_decision_version": dispute.disputed_decision_version},
+        )
+        uow.publish(
+            ClaimPended(
+                claim_id=dispute.claim_id,
+                review_id=review.review_id,
+                reasons=[RiskReason.DISPUTE],
+                currency=claim.currency,
+                charged=claim.charged,
+                payable=calculated.payable,
+            ),
+            claim_id=dispute.claim_id,
+        )
+
+    async def withdrawn(self, uow: UnitOfWork, withdrawal: ClaimWithdrawn) -> None:
+        """Close the claim's open review; a claim not decided yet ends as withdrawn."""
+        at = now()
+        claim_row: ClaimRow | None = await ClaimRepository(uow.session).get(withdrawal.claim_id, lock=True)
+        if claim_row is None:
+            return  # withdrawn before it was complete: it never came here
+        audit = AuditRepository(uow.session)
+        for review in await ReviewRepository(uow.session).active_of_claim(withdrawal.claim_id):
+            review.status = "closed"
+            review.pending_action = None
+            review.closed_at = review.updated_at = at
+            audit.record(
+                at=at,
+                actor=withdrawal.withdrawn_by,
+                action="review_closed_withdrawn",
+                entity_type="review",
+                entity_id=review.review_id,
+                claim_id=withdrawal.claim_id,
+                reason=withdrawal.reason,
+            )
+        if claim_row.latest_version == 0:
+            claim_row.status = "withdrawn"
+        elif claim_row.status == "disputed":
+            latest = await DecisionRepository(uow.session).get(withdrawal.claim_id, claim_row.latest_version)
+            claim_row.status = latest.outcome if latest is not None else claim_row.status
+        claim_row.updated_at = at

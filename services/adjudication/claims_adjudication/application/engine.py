@@ -1,0 +1,243 @@
+"""Pricing a claim under the member's locked accumulators, and recording a decision with its event.
+
+Every path that decides (automatic on receipt, a reviewer, a supervisor's second approval, a dispute's
+re-decision) goes through ``load`` and ``record_decision``: the accumulator rows of the member are
+locked (``SELECT … FOR UPDATE``) before they are read, so two claims of one member decided at once are
+priced one after the other, and the decision, the new accumulators and the outbox event commit together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from claims_adjudication.db.models import AccumulatorRow, ClaimRow, DecisionRow, PolicyRow
+from claims_adjudication.db.repositories import (
+    AccumulatorRepository,
+    DecisionRepository,
+    PlanRepository,
+    PolicyRepository,
+)
+from claims_adjudication.domain import (
+    Accumulators,
+    ClaimToPrice,
+    Decision,
+    Plan,
+    Policy,
+    apply_reviewer_adjustment,
+    deny_claim_in_other_currency,
+    deny_decision,
+    price_claim,
+)
+from claims_adjudication.events.mapping import (
+    accumulators_of,
+    amounts_json,
+    claim_to_price,
+    decision_lines,
+    delta_of,
+    plan_from_definition,
+    policy_from_row,
+    store_accumulators,
+)
+from claims_contracts.events import ClaimAdjudicated, ClaimReceived
+from claims_contracts.values import AdjustmentReason, Outcome, Payee
+from claims_platform.db import UnitOfWork
+
+AccKey = tuple[str, str, date]
+
+
+def now() -> datetime:
+    """The current instant, UTC."""
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A new opaque identifier."""
+    return str(uuid.uuid4())
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the session's transaction has committed (never on rollback)."""
+    event.listen(session.sync_session, "after_commit", lambda _: callback(), once=True)
+
+
+@dataclass
+class Pricing:
+    """A claim ready to price: its policy and plan, and the member's accumulators, locked."""
+
+    claim: ClaimReceived
+    to_price: ClaimToPrice
+    policy_row: PolicyRow | None
+    policy: Policy | None
+    plan: Plan | None
+    current_key: AccKey | None
+    rows: dict[AccKey, AccumulatorRow] = field(default_factory=dict)
+    values: dict[AccKey, Accumulators] = field(default_factory=dict)
+
+    @property
+    def base(self) -> Accumulators:
+        """The accumulators the claim is priced against."""
+        if self.current_key is None:
+            return Accumulators()
+        return self.values[self.current_key]
+
+    def calculate(self) -> Decision:
+        """The decision as §5 calculates it."""
+        policy, plan = self.policy, self.plan
+        if (
+            policy is not None
+            and plan is not None
+            and self.to_price.member_id in policy.member_ids
+            and plan.currency != self.claim.currency
+        ):
+            return deny_claim_in_other_currency(self.to_price, self.base, self.claim.currency, plan.currency)
+        return price_claim(self.to_price, plan, policy, self.base)
+
+
+async def load(
+    session: AsyncSession, claim: ClaimReceived, *, previous: DecisionRow | None = None, at: datetime
+) -> Pricing:
+    """Find the policy and plan and lock the member's accumulators; a previous decision is taken back first.
+
+    For a re-decision (dispute) the previous decision's accumulator increments are subtracted, so the
+    claim is priced as if that decision had never been made (DOMAIN §6, domain note in calculation.py).
+    Rows are locked in key order, so two transactions never wait on each other in a cycle.
+    """
+    to_price = claim_to_price(claim)
+    policy_row = await PolicyRepository(session).get(claim.policy_number)
+    policy = plan = None
+    current_key: AccKey | None = None
+    if policy_row is not None:
+        policy = policy_from_row(policy_row)
+        version = await PlanRepository(session).version(policy_row.plan_code)
+        if version is not None:
+            plan = plan_from_definition(version.plan_code, version.version, version.definition)
+        current_key = (claim.member.member_id, policy_row.policy_number, policy_row.effective_date)
+    pricing = Pricing(claim, to_price, policy_row, policy, plan, current_key)
+
+    keys: dict[AccKey, date] = {}
+    if current_key is not None and policy_row is not None:
+        keys[current_key] = policy_row.expiry_date
+    prev_key: AccKey | None = None
+    if previous is not None and previous.period_start is not None:
+        prev_key = (previous.member_id, previous.policy_number, previous.period_start)
+        keys.setdefault(prev_key, previous.period_start)
+    accumulators = AccumulatorRepository(session)
+    for key in sorted(keys):
+        row = await accumulators.lock(*key, keys[key], at)
+        pricing.rows[key] = row
+        pricing.values[key] = accumulators_of(row)
+    if previous is not None and prev_key is not None:
+        pricing.values[prev_key] = pricing.values[prev_key].minus(delta_of(previous))
+    return pricing
+
+
+@dataclass(frozen=True)
+class ReviewerAction:
+    """What a reviewer decided: approve as calculated, adjust some lines down, or deny."""
+
+    action: str
+    lines: dict[int, Decimal] | None = None
+    reason: str | None = None
+
+    def apply(self, calculated: Decision) -> Decision:
+        """The decision after this action; ValueError when it cannot apply to this calculation."""
+        if self.action == "approve":
+            return calculated
+        if self.action == "adjust":
+            return apply_reviewer_adjustment(calculated, self.lines or {}, self.reason or "")
+        if self.action == "deny":
+            return deny_decision(calculated, self.reason or "")
+        raise ValueError(f"unknown action {self.action}")
+
+
+def record_decision(
+    uow: UnitOfWork,
+    pricing: Pricing,
+    decision: Decision,
+    claim_row: ClaimRow,
+    *,
+    decided_by: str,
+    automatic: bool,
+    at: datetime,
+    review_id: str | None = None,
+    approved_by: str | None = None,
+) -> DecisionRow:
+    """Store the next decision version, move the accumulators and put ClaimAdjudicated in the outbox."""
+    claim = pricing.claim
+    version = claim_row.latest_version + 1
+    if pricing.current_key is not None:
+        pricing.values[pricing.current_key] = decision.accumulators_after
+    for key, acc_row in pricing.rows.items():
+        if pricing.values[key] != accumulators_of(acc_row):
+            store_accumulators(acc_row, pricing.values[key])
+            acc_row.updated_at = at
+    delta = decision.accumulator_delta
+    plan, policy_row = pricing.plan, pricing.policy_row
+    row = DecisionRow(
+        claim_id=claim.claim_id,
+        version=version,
+        outcome=decision.outcome.value,
+        automatic=automatic,
+        decided_by=decided_by,
+        approved_by=approved_by,
+        review_id=review_id,
+        plan_code=plan.code if plan is not None else None,
+        plan_version=plan.version if plan is not None else None,
+        policy_number=claim.policy_number,
+        policy_version=policy_row.version if policy_row is not None else None,
+        member_id=claim.member.member_id,
+        provider_id=claim.provider.provider_id,
+        payee=claim.payee.value,
+        currency=claim.currency,
+        charged=decision.charged,
+        allowed=decision.allowed,
+        payable=decision.payable,
+        member_responsibility=decision.member_responsibility,
+        other_insurance=decision.other_insurance,
+        lines=[line.model_dump(mode="json") for line in decision_lines(decision)],
+        denial_reasons=[r.value for r in decision.denial_reasons],
+        period_start=pricing.current_key[2] if pricing.current_key is not None else None,
+        delta_deductible=delta.deductible_used,
+        delta_paid=delta.paid_total,
+        delta_by_category=amounts_json(delta.paid_by_category),
+        decided_at=at,
+    )
+    DecisionRepository(uow.session).add(row)
+    claim_row.latest_version = version
+    claim_row.status = decision.outcome.value
+    claim_row.updated_at = at
+    uow.publish(
+        ClaimAdjudicated(
+            claim_id=claim.claim_id,
+            decision_version=version,
+            outcome=Outcome(decision.outcome.value),
+            plan_code=row.plan_code,
+            plan_version=row.plan_version,
+            policy_number=claim.policy_number,
+            member_id=claim.member.member_id,
+            provider_id=claim.provider.provider_id,
+            payee=Payee(claim.payee.value),
+            currency=claim.currency,
+            charged=decision.charged,
+            allowed=decision.allowed,
+            payable=decision.payable,
+            member_responsibility=decision.member_responsibility,
+            other_insurance=decision.other_insurance,
+            lines=decision_lines(decision),
+            denial_reasons=[AdjustmentReason(r.value) for r in decision.denial_reasons],
+            decided_by=decided_by,
+            automatic=automatic,
+            review_id=review_id,
+            approved_by=approved_by,
+            decided_at=at,
+        ),
+        claim_id=claim.claim_id,
+    )
+    return row

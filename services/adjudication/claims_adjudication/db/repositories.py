@@ -1,0 +1,298 @@
+"""Every query of the adjudication service. Repositories read and write through the session; they never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from claims_adjudication.db.models import (
+    AccumulatorRow,
+    AuditRow,
+    ClaimRow,
+    DecisionRow,
+    PlanRow,
+    PlanVersionRow,
+    PolicyRow,
+    ReviewRow,
+    VerificationRow,
+)
+
+ZERO = Decimal("0.00")
+
+
+def _dialect(session: AsyncSession) -> Any:
+    """The dialect module whose ``insert`` knows ON CONFLICT for this session's database."""
+    return sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+
+
+class PlanRepository:
+    """Plans and their versions."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, code: str, *, lock: bool = False) -> PlanRow | None:
+        """The plan's head row."""
+        stmt = select(PlanRow).where(PlanRow.code == code)
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def version(self, code: str, version: int | None = None) -> PlanVersionRow | None:
+        """One version of a plan (the current one when ``version`` is None)."""
+        if version is None:
+            head = await self.get(code)
+            if head is None:
+                return None
+            version = head.current_version
+        return await self.session.get(PlanVersionRow, (code, version))
+
+    def add(self, row: PlanRow | PlanVersionRow) -> None:
+        """Stage a new plan or plan version."""
+        self.session.add(row)
+
+    async def insert_head_if_absent(self, code: str, now: datetime) -> None:
+        """Create the plan's head row (version 0) unless it exists, so that it can then be locked."""
+        dialect = _dialect(self.session)
+        stmt = (
+            dialect.insert(PlanRow)
+            .values(code=code, current_version=0, created_at=now, updated_at=now)
+            .on_conflict_do_nothing()
+        )
+        await self.session.execute(stmt)
+
+
+class PolicyRepository:
+    """Policies."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, policy_number: str, *, lock: bool = False) -> PolicyRow | None:
+        """A policy by number."""
+        stmt = select(PolicyRow).where(PolicyRow.policy_number == policy_number)
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    def add(self, row: PolicyRow) -> None:
+        """Stage a new policy."""
+        self.session.add(row)
+
+
+class ClaimRepository:
+    """Claims as received, and the history the risk rules look at."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, claim_id: str, *, lock: bool = False) -> ClaimRow | None:
+        """A claim by id."""
+        stmt = select(ClaimRow).where(ClaimRow.claim_id == claim_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def insert_if_absent(self, values: dict[str, Any]) -> bool:
+        """Insert a claim; False when a claim with this id is already here."""
+        dialect = _dialect(self.session)
+        stmt = dialect.insert(ClaimRow).values(**values).on_conflict_do_nothing().returning(ClaimRow.claim_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def history_of_member(self, member_id: str, exclude_claim_id: str) -> Sequence[ClaimRow]:
+        """The member's other claims, for the duplicate and frequency rules."""
+        stmt = select(ClaimRow).where(ClaimRow.member_id == member_id, ClaimRow.claim_id != exclude_claim_id)
+        return (await self.session.execute(stmt)).scalars().all()
+
+
+class AccumulatorRepository:
+    """Accumulators per member, policy and period, read under a row lock."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock(
+        self, member_id: str, policy_number: str, period_start: date, period_end: date, now: datetime
+    ) -> AccumulatorRow:
+        """The row (created at zero when absent), locked until the transaction ends."""
+        dialect = _dialect(self.session)
+        await self.session.execute(
+            dialect.insert(AccumulatorRow)
+            .values(
+                member_id=member_id,
+                policy_number=policy_number,
+                period_start=period_start,
+                period_end=period_end,
+                deductible_used=ZERO,
+                paid_total=ZERO,
+                paid_by_category={},
+                version=0,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+        stmt = (
+            select(AccumulatorRow)
+            .where(
+                AccumulatorRow.member_id == member_id,
+                AccumulatorRow.policy_number == policy_number,
+                AccumulatorRow.period_start == period_start,
+            )
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.execute(stmt)).scalar_one()
+
+    async def of_member(self, member_id: str, policy_number: str | None) -> Sequence[AccumulatorRow]:
+        """A member's accumulators, per policy and period."""
+        stmt = select(AccumulatorRow).where(AccumulatorRow.member_id == member_id)
+        if policy_number is not None:
+            stmt = stmt.where(AccumulatorRow.policy_number == policy_number)
+        stmt = stmt.order_by(AccumulatorRow.policy_number, AccumulatorRow.period_start)
+        return (await self.session.execute(stmt)).scalars().all()
+
+
+class DecisionRepository:
+    """Decisions, every version."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, row: DecisionRow) -> None:
+        """Stage a decision."""
+        self.session.add(row)
+
+    async def of_claim(self, claim_id: str) -> Sequence[DecisionRow]:
+        """Every decision on a claim, oldest first."""
+        stmt = select(DecisionRow).where(DecisionRow.claim_id == claim_id).order_by(DecisionRow.version)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def get(self, claim_id: str, version: int) -> DecisionRow | None:
+        """One version of a claim's decision."""
+        return await self.session.get(DecisionRow, (claim_id, version))
+
+
+class ReviewRepository:
+    """The review queue and verification requests."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, row: ReviewRow | VerificationRow) -> None:
+        """Stage a review or a verification request."""
+        self.session.add(row)
+
+    async def get(self, review_id: str, *, lock: bool = False) -> ReviewRow | None:
+        """A review by id."""
+        stmt = select(ReviewRow).where(ReviewRow.review_id == review_id)
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def active_of_claim(self, claim_id: str) -> Sequence[ReviewRow]:
+        """A claim's reviews that are not decided or closed yet."""
+        stmt = select(ReviewRow).where(
+            ReviewRow.claim_id == claim_id, ReviewRow.status.in_(("open", "awaiting_second_approval"))
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def page(self, status: str | None, after: tuple[datetime, str] | None, limit: int) -> Sequence[ReviewRow]:
+        """Reviews oldest first (the queue's order), from after a position."""
+        stmt = select(ReviewRow)
+        if status is not None:
+            stmt = stmt.where(ReviewRow.status == status)
+        if after is not None:
+            at, review_id = after
+            stmt = stmt.where(
+                or_(ReviewRow.created_at > at, and_(ReviewRow.created_at == at, ReviewRow.review_id > review_id))
+            )
+        stmt = stmt.order_by(ReviewRow.created_at, ReviewRow.review_id).limit(limit)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def verifications(self, review_id: str) -> Sequence[VerificationRow]:
+        """The verification requests of a review, oldest first."""
+        stmt = (
+            select(VerificationRow)
+            .where(VerificationRow.review_id == review_id)
+            .order_by(VerificationRow.requested_at, VerificationRow.verification_id)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def verifications_of(self, review_ids: Sequence[str]) -> Sequence[VerificationRow]:
+        """The verification requests of several reviews."""
+        if not review_ids:
+            return []
+        stmt = (
+            select(VerificationRow)
+            .where(VerificationRow.review_id.in_(review_ids))
+            .order_by(VerificationRow.requested_at, VerificationRow.verification_id)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def verification(self, verification_id: str, *, lock: bool = False) -> VerificationRow | None:
+        """A verification request by id."""
+        stmt = select(VerificationRow).where(VerificationRow.verification_id == verification_id)
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+
+class AuditRepository:
+    """The audit log: who did what, when, and why."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def record(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        entity_type: str,
+        entity_id: str,
+        claim_id: str | None = None,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Stage one audit entry."""
+        self.session.add(
+            AuditRow(
+                at=at,
+                actor=actor,
+                action=action,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                claim_id=claim_id,
+                reason=reason,
+                details=details or {},
+            )
+        )
+
+    async def page(
+        self,
+        *,
+        claim_id: str | None,
+        entity_id: str | None,
+        actor: str | None,
+        after_id: int | None,
+        limit: int,
+    ) -> Sequence[AuditRow]:
+        """Audit entries in the order they were written, filtered."""
+        stmt = select(AuditRow)
+        if claim_id is not None:
+            stmt = stmt.where(AuditRow.claim_id == claim_id)
+        if entity_id is not None:
+            stmt = stmt.where(AuditRow.entity_id == entity_id)
+        if actor is not None:
+            stmt = stmt.where(AuditRow.actor == actor)
+        if after_id is not None:
+            stmt = stmt.where(AuditRow.id > after_id)
+        stmt = stmt.order_by(AuditRow.id).limit(limit)
+        return (await self.session.execute(stmt)).scalars().all()
