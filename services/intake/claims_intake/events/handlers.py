@@ -1,0 +1,259 @@
+"""The case archive: intake follows adjudication, payment and notification events to keep each claim's story."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from claims_contracts.envelope import EventEnvelope, EventPayload
+from claims_contracts.events import (
+    ClaimAdjudicated,
+    ClaimPended,
+    FeedbackReceived,
+    NotificationSent,
+    OverpaymentRecorded,
+    PaymentCompleted,
+    PaymentEvent,
+    PaymentFailed,
+    PaymentReturned,
+    PaymentScheduled,
+    PaymentSent,
+    VerificationRequested,
+)
+from claims_contracts.topics import ADJUDICATION_TOPIC, NOTIFICATION_TOPIC, PAYMENT_TOPIC
+from claims_intake.cases import record
+from claims_intake.db.models import ClaimRow, PaymentRow
+from claims_intake.db.repositories import ClaimRepository
+from claims_platform.db import UnitOfWork
+from claims_platform.logging import get_logger
+
+log = get_logger(__name__)
+
+ARCHIVE_CONSUMER = "intake-archive"
+ARCHIVE_TOPICS = (ADJUDICATION_TOPIC, PAYMENT_TOPIC, NOTIFICATION_TOPIC)
+
+Handler = Callable[[UnitOfWork, EventEnvelope, EventPayload], Awaitable[None]]
+
+_PAYMENT_STATUS = {
+    PaymentScheduled: "scheduled",
+    PaymentSent: "sent",
+    PaymentCompleted: "settled",
+    PaymentFailed: "failed",
+    PaymentReturned: "returned",
+}
+
+
+async def _claim(uow: UnitOfWork, envelope: EventEnvelope) -> tuple[ClaimRepository, ClaimRow | None]:
+    repo = ClaimRepository(uow.session)
+    row = await repo.get(envelope.claim_id, lock=True)
+    if row is None:
+        log.warning("event for a claim intake does not know", event_type=envelope.event_type)
+    return repo, row
+
+
+def _explanation(adjustments: list[Any], locale: str) -> str:
+    texts = [a.explanation_en if locale == "en" else a.explanation_zh for a in adjustments]
+    if texts:
+        return " ".join(texts)[:1000]
+    return "Paid as billed." if locale == "en" else "按计划全额赔付。"
+
+
+async def on_adjudicated(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
+    """A decision: keep it when it is the latest, note who decided."""
+    assert isinstance(payload, ClaimAdjudicated)
+    repo, row = await _claim(uow, envelope)
+    if row is None:
+        return
+    details = {
+        "decision_version": payload.decision_version,
+        "outcome": payload.outcome.value,
+        "payable": f"{payload.payable:.2f}",
+        "automatic": payload.automatic,
+        "denial_reasons": [r.value for r in payload.denial_reasons],
+    }
+    if row.decision_version is not None and payload.decision_version <= row.decision_version:
+        await record(
+            repo, row, at=envelope.occurred_at, actor=payload.decided_by, kind="stale_decision_ignored", details=details
+        )
+        return
+    locale = (row.data.get("member") or {}).get("locale") or "zh-CN"
+    row.decision_version = payload.decision_version
+    row.outcome = payload.outcome.value
+    row.pended = False
+    row.deciders = [*row.deciders, payload.decided_by]
+    row.decision = {
+        "version": payload.decision_version,
+        "outcome": payload.outcome.value,
+        "charged": f"{payload.charged:.2f}",
+        "payable": f"{payload.payable:.2f}",
+        "member_responsibility": f"{payload.member_responsibility:.2f}",
+        "denial_reasons": [r.value for r in payload.denial_reasons],
+        "decided_at": payload.decided_at.isoformat(),
+        "lines": [
+            {
+                "line_no": line.line_no,
+                "allowed": f"{line.allowed:.2f}",
+                "payable": f"{line.payable:.2f}",
+                "adjustments": [
+                    {"reason": a.reason.value, "group": a.group.value, "carc": a.carc, "amount": f"{a.amount:.2f}"}
+                    for a in line.adjustments
+                ],
+                "explanation": _explanation(list(line.adjustments), locale),
+            }
+            for line in payload.lines
+        ],
+    }
+    denials = [r.value for r in payload.denial_reasons]
+    reason = payload.outcome.value + (": " + ", ".join(denials) if denials else "")
+    await record(
+        repo, row, at=envelope.occurred_at, actor=payload.decided_by, kind="decided", reason=reason, details=details
+    )
+
+
+async def on_pended(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
+    """Risk rules sent the claim to human review."""
+    assert isinstance(payload, ClaimPended)
+    repo, row = await _claim(uow, envelope)
+    if row is None:
+        return
+    row.pended = True
+    reasons = [r.value for r in payload.reasons]
+    await record(
+        repo,
+        row,
+        at=envelope.occurred_at,
+        actor=envelope.producer,
+        kind="pended",
+        reason=", ".join(reasons),
+        details={"review_id": payload.review_id, "reasons": reasons},
+    )
+
+
+async def on_verification(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
+    """A reviewer asked the hospital to confirm records and bill."""
+    assert isinstance(payload, VerificationRequested)
+    repo, row = await _claim(uow, envelope)
+    if row is None:
+        return
+    await record(
+        repo,
+        row,
+        at=envelope.occurred_at,
+        actor=payload.requested_by,
+        kind="verification_requested",
+        reason=payload.message,
+        details={"review_id": payload.review_id, "provider_id": payload.provider_id},
+    )
+
+
+async def on_payment(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
+    """A payment's progress."""
+    assert isinstance(payload, PaymentEvent)
+    repo, row = await _claim(uow, envelope)
+    if row is None:
+        return
+    new_status = _PAYMENT_STATUS[type(payload)]
+    payment = await repo.payment(payload.payment_id)
+    if payment is None:
+        repo.add(
+            PaymentRow(
+                payment_id=payload.payment_id,
+                claim_id=payload.claim_id,
+                decision_version=payload.decision_version,
+                amount=payload.amount,
+                currency=payload.currency,
+                payee=payload.payee.value,
+                status=new_status,
+                updated_at=envelope.occurred_at,
+            )
+        )
+    else:  # one claim's payment events arrive in order (same topic, same key)
+        payment.status = new_status
+        payment.updated_at = envelope.occurred_at
+    await repo.flush()
+    details: dict[str, Any] = {
+        "payment_id": payload.payment_id,
+        "amount": f"{payload.amount:.2f}",
+        "decision_version": payload.decision_version,
+        "payment_status": new_status,
+    }
+    reason = getattr(payload, "reason", None)
+    if isinstance(payload, PaymentFailed):
+        details["retryable"] = payload.retryable
+    await record(
+        repo,
+        row,
+        at=envelope.occurred_at,
+        actor=envelope.producer,
+        kind=f"payment_{new_status}",
+        reason=reason,
+        details=details,
+    )
+
+
+async def on_overpayment(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
+    """A lower re-decision left an amount to recover."""
+    assert isinstance(payload, OverpaymentRecorded)
+    repo, row = await _claim(uow, envelope)
+    if row is None:
+        return
+    await record(
+        repo,
+        row,
+        at=envelope.occurred_at,
+        actor=envelope.producer,
+        kind="overpayment_recorded",
+        details={"amount": f"{payload.amount:.2f}", "decision_version": payload.decision_version},
+    )
+
+
+async def on_notification(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
+    """A message went to the claimant."""
+    assert isinstance(payload, NotificationSent)
+    repo, row = await _claim(uow, envelope)
+    if row is None:
+        return
+    await record(
+        repo,
+        row,
+        at=envelope.occurred_at,
+        actor=envelope.producer,
+        kind="notification_sent",
+        reason=payload.source_event_type,
+        details={
+            "notification_id": payload.notification_id,
+            "channel": payload.channel.value,
+            "locale": payload.locale,
+        },
+    )
+
+
+async def on_feedback(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
+    """The claimant answered the satisfaction survey."""
+    assert isinstance(payload, FeedbackReceived)
+    repo, row = await _claim(uow, envelope)
+    if row is None:
+        return
+    await record(
+        repo,
+        row,
+        at=envelope.occurred_at,
+        actor=envelope.producer,
+        kind="feedback_received",
+        details={"survey_id": payload.survey_id, "score": payload.score},
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "ClaimAdjudicated": on_adjudicated,
+    "ClaimPended": on_pended,
+    "VerificationRequested": on_verification,
+    "PaymentScheduled": on_payment,
+    "PaymentSent": on_payment,
+    "PaymentCompleted": on_payment,
+    "PaymentFailed": on_payment,
+    "PaymentReturned": on_payment,
+    "OverpaymentRecorded": on_overpayment,
+    "NotificationSent": on_notification,
+    "FeedbackReceived": on_feedback,
+}

@@ -1,0 +1,1 @@
+"""FHIR R4B for hospitals: Claim in, ClaimResponse out."""
