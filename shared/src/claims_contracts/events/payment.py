@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -40,6 +40,11 @@ class PaymentScheduled(PaymentEvent):
 
     event_type: ClassVar[str] = "PaymentScheduled"
     event_version: ClassVar[int] = 1
+
+    hold_reason: Literal["awaiting_member_account", "awaiting_provider_account"] | None = Field(
+        default=None,
+        description="Why the payment cannot go to the bank yet (the payee's account is not known); None when due.",
+    )
 
 
 class PaymentSent(PaymentEvent):

@@ -1,0 +1,1 @@
+"""Bank adapters implementing ``claims_payment.domain.bank.Bank``."""

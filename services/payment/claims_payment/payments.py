@@ -1,0 +1,475 @@
+"""The payment service's use cases, each inside the caller's unit of work (which alone commits)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from claims_contracts.events import (
+    ClaimAdjudicated,
+    ClaimReceived,
+    OverpaymentRecorded,
+    PaymentCompleted,
+    PaymentFailed,
+    PaymentReturned,
+    PaymentScheduled,
+    PaymentSent,
+)
+from claims_payment.config import PaymentSettings
+from claims_payment.crypto import AccountCipher
+from claims_payment.db.models import (
+    BatchItemRow,
+    BatchRow,
+    DecisionRow,
+    OverpaymentRow,
+    PaymentRow,
+    ProviderAccountRow,
+)
+from claims_payment.db.repositories import (
+    BatchRepository,
+    DecisionRepository,
+    LedgerRepository,
+    OverpaymentRepository,
+    PayeeRepository,
+    PaymentRepository,
+)
+from claims_payment.domain import ledger
+from claims_payment.domain.amounts import PriorPayment, committed_amount, plan_decision
+from claims_payment.domain.bank import Bank, BankUnavailable, TransferBatch, TransferState
+from claims_payment.domain.model import (
+    RETRYABLE_BY_OPERATOR,
+    HoldReason,
+    InvalidTransition,
+    Payee,
+    PaymentStatus,
+    backoff_seconds,
+    transition,
+)
+from claims_payment.domain.pain001 import CreditTransfer
+from claims_platform.db import UnitOfWork
+from claims_platform.logging import get_logger
+
+log = get_logger(__name__)
+
+ZERO = Decimal("0.00")
+
+
+def utcnow() -> datetime:
+    """The current instant in UTC."""
+    return datetime.now(UTC)
+
+
+class RetryRefused(Exception):
+    """An operator retry that the payment's state does not allow."""
+
+
+@dataclass(frozen=True)
+class ProviderAccountResult:
+    """A registered account and how many waiting payments it released."""
+
+    account: ProviderAccountRow
+    released: int
+
+
+class PaymentService:
+    """Decisions into payments, payments to the bank, and every status change with its ledger movement."""
+
+    def __init__(
+        self, settings: PaymentSettings, cipher: AccountCipher, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.settings = settings
+        self.cipher = cipher
+        self.clock = clock
+
+    # --- payee details -------------------------------------------------------------------------
+
+    async def record_claim(self, uow: UnitOfWork, event: ClaimReceived) -> None:
+        """Keep the claim's payee (and the member's account, encrypted); release payments waiting for it."""
+        account = event.bank_account
+        # Lock order everywhere: claim, then provider, then payment rows (no deadlock with a registration).
+        await DecisionRepository(uow.session).lock_claim(event.claim_id)  # a decision may be arriving concurrently
+        await PayeeRepository(uow.session).lock_provider(event.provider.provider_id)
+        await PayeeRepository(uow.session).add_claim(
+            {
+                "claim_id": event.claim_id,
+                "member_id": event.member.member_id,
+                "provider_id": event.provider.provider_id,
+                "payee": event.payee.value,
+                "currency": event.currency,
+                "account_holder": account.holder if account else None,
+                "account_number_enc": self.cipher.encrypt(account.account_number) if account else None,
+                "account_last4": account.account_number[-4:] if account else None,
+                "bank_code": account.bank_code if account else None,
+                "received_at": self.clock(),
+            }
+        )
+        payments = await PaymentRepository(uow.session).scheduled_for_claim(event.claim_id)
+        for payment in payments:
+            await self._resolve_account(uow, payment)
+
+    async def register_provider_account(
+        self, uow: UnitOfWork, provider_id: str, *, holder: str, account_number: str, bank_code: str, by: str
+    ) -> ProviderAccountResult:
+        """Register or replace a hospital's account; its payments not yet sent use it from now on."""
+        payees = PayeeRepository(uow.session)
+        now = self.clock()
+        await payees.lock_provider(provider_id)
+        row = await payees.provider(provider_id, for_update=True)
+        if row is None:
+            row = ProviderAccountRow(provider_id=provider_id)
+            payees.add_provider(row)
+        row.holder = holder
+        row.account_number_enc = self.cipher.encrypt(account_number)
+        row.account_last4 = account_number[-4:]
+        row.bank_code = bank_code
+        row.updated_at = now
+        row.updated_by = by
+        await uow.session.flush()
+        released = 0
+        for payment in await PaymentRepository(uow.session).scheduled_for_provider(provider_id):
+            was_held = payment.hold_reason is not None
+            await self._resolve_account(uow, payment)
+            released += int(was_held and payment.hold_reason is None)
+        log.info("provider account registered", provider_id=provider_id, released=released)
+        return ProviderAccountResult(row, released)
+
+    async def _resolve_account(self, uow: UnitOfWork, payment: PaymentRow) -> None:
+        """Copy the payee's account onto a scheduled payment, or hold it until the account is known."""
+        payees = PayeeRepository(uow.session)
+        holder = enc = last4 = bank_code = None
+        hold: HoldReason | None
+        if payment.payee == Payee.PROVIDER:
+            await payees.lock_provider(payment.provider_id)  # a registration may be committing concurrently
+            account = await payees.provider(payment.provider_id)
+            hold = HoldReason.AWAITING_PROVIDER_ACCOUNT if account is None else None
+            if account is not None:
+                holder, enc, last4, bank_code = (
+                    account.holder,
+                    account.account_number_enc,
+                    account.account_last4,
+                    account.bank_code,
+                )
+        else:
+            claim = await payees.claim(payment.claim_id)
+            hold = HoldReason.AWAITING_MEMBER_ACCOUNT if claim is None or claim.account_number_enc is None else None
+            if claim is not None and hold is None:
+                holder, enc, last4, bank_code = (
+                    claim.account_holder,
+                    claim.account_number_enc,
+                    claim.account_last4,
+                    claim.bank_code,
+                )
+        was_held = payment.hold_reason
+        payment.hold_reason = hold.value if hold else None
+        payment.creditor_name, payment.account_number_enc = holder, enc
+        payment.account_last4, payment.bank_code = last4, bank_code
+        payment.updated_at = self.clock()
+        if was_held and hold is None:
+            payment.next_attempt_at = self.clock()
+            log.info("payment released", payment_id=str(payment.id), was=was_held)
+
+    # --- decisions -----------------------------------------------------------------------------
+
+    async def apply_decision(self, uow: UnitOfWork, event: ClaimAdjudicated) -> None:
+        """One decision: pay what the claim is still owed, or record an overpayment; at most once."""
+        decisions = DecisionRepository(uow.session)
+        payments = PaymentRepository(uow.session)
+        await decisions.lock_claim(event.claim_id)
+        await PayeeRepository(uow.session).lock_provider(event.provider_id)
+        if await decisions.get(event.claim_id, event.decision_version) is not None:
+            log.info("decision already applied", decision_version=event.decision_version)
+            return
+        now = self.clock()
+        decision = DecisionRow(
+            claim_id=event.claim_id,
+            decision_version=event.decision_version,
+            outcome=event.outcome.value,
+            payable=event.payable,
+            currency=event.currency,
+            action="none",
+            amount=ZERO,
+            recovery_waived=ZERO,
+            recorded_at=now,
+        )
+        latest = await decisions.latest_version(event.claim_id)
+        if latest is not None and latest > event.decision_version:
+            decision.action = "stale"
+            decisions.add(decision)
+            log.warning("stale decision ignored", decision_version=event.decision_version, latest=latest)
+            return
+        prior = await payments.of_claim(event.claim_id, for_update=True)
+        book = LedgerRepository(uow.session)
+        for old in prior:
+            if old.status in RETRYABLE_BY_OPERATOR and old.superseded_by_version is None:
+                old.superseded_by_version = event.decision_version
+                old.updated_at = now
+                book.record(ledger.superseded(old.amount), claim_id=old.claim_id, payment_id=old.id, at=now)
+        committed = committed_amount(
+            PriorPayment(p.amount, PaymentStatus(p.status), p.superseded_by_version is not None) for p in prior
+        )
+        open_recovery = await OverpaymentRepository(uow.session).recorded(event.claim_id) - await decisions.waived(
+            event.claim_id
+        )
+        plan = plan_decision(event.payable, committed, open_recovery)
+        if plan.recovery_waived:
+            decision.recovery_waived = plan.recovery_waived
+            book.record(ledger.recovery_waived(plan.recovery_waived), claim_id=event.claim_id, payment_id=None, at=now)
+        if plan.pay:
+            decision.action, decision.amount = "payment", plan.pay
+            await self._schedule(uow, event, plan.pay, now)
+        elif plan.overpayment:
+            decision.action, decision.amount = "overpayment", plan.overpayment
+            OverpaymentRepository(uow.session).add(
+                OverpaymentRow(
+                    id=uuid.uuid4(),
+                    claim_id=event.claim_id,
+                    decision_version=event.decision_version,
+                    amount=plan.overpayment,
+                    currency=event.currency,
+                    payee=event.payee.value,
+                    recorded_at=now,
+                )
+            )
+            book.record(ledger.overpayment(plan.overpayment), claim_id=event.claim_id, payment_id=None, at=now)
+            uow.publish(
+                OverpaymentRecorded(
+                    claim_id=event.claim_id,
+                    decision_version=event.decision_version,
+                    amount=plan.overpayment,
+                    currency=event.currency,
+                    payee=event.payee,
+                ),
+                claim_id=event.claim_id,
+            )
+            log.info("overpayment recorded", decision_version=event.decision_version, amount=str(plan.overpayment))
+        decisions.add(decision)
+
+    async def _schedule(self, uow: UnitOfWork, event: ClaimAdjudicated, amount: Decimal, now: datetime) -> None:
+        payment = PaymentRow(
+            id=uuid.uuid4(),
+            claim_id=event.claim_id,
+            decision_version=event.decision_version,
+            member_id=event.member_id,
+            provider_id=event.provider_id,
+            payee=event.payee.value,
+            currency=event.currency,
+            amount=amount,
+            status=PaymentStatus.SCHEDULED.value,
+            attempts=0,
+            next_attempt_at=now,
+            created_on=now.date(),
+            created_at=now,
+            updated_at=now,
+        )
+        PaymentRepository(uow.session).add(payment)
+        await self._resolve_account(uow, payment)
+        LedgerRepository(uow.session).record(
+            ledger.approved(amount), claim_id=event.claim_id, payment_id=payment.id, at=now
+        )
+        await uow.session.flush()
+        self._publish_scheduled(uow, payment)
+        log.info("payment scheduled", payment_id=str(payment.id), amount=str(amount), hold=payment.hold_reason)
+
+    @staticmethod
+    def _common(payment: PaymentRow) -> dict[str, object]:
+        return {
+            "claim_id": payment.claim_id,
+            "payment_id": str(payment.id),
+            "decision_version": payment.decision_version,
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "payee": payment.payee,
+        }
+
+    def _publish_scheduled(self, uow: UnitOfWork, payment: PaymentRow) -> None:
+        uow.publish(
+            PaymentScheduled.model_validate({**self._common(payment), "hold_reason": payment.hold_reason}),
+            claim_id=payment.claim_id,
+        )
+
+    # --- operator ------------------------------------------------------------------------------
+
+    async def retry(self, uow: UnitOfWork, payment_id: uuid.UUID) -> PaymentRow | None:
+        """Send a failed or returned payment again (None: no such payment; RetryRefused: not allowed)."""
+        payments = PaymentRepository(uow.session)
+        payment = await payments.get(payment_id)
+        if payment is None:
+            return None
+        await DecisionRepository(uow.session).lock_claim(payment.claim_id)
+        await PayeeRepository(uow.session).lock_provider(payment.provider_id)
+        await uow.session.refresh(payment, with_for_update=True)
+        if payment.superseded_by_version is not None:
+            raise RetryRefused(
+                f"decision {payment.superseded_by_version} of the claim replaced this payment; it is not sent again"
+            )
+        try:
+            transition(PaymentStatus(payment.status), PaymentStatus.SCHEDULED)
+        except InvalidTransition as exc:
+            raise RetryRefused(f"a {payment.status} payment cannot be retried") from exc
+        now = self.clock()
+        payment.status = PaymentStatus.SCHEDULED.value
+        payment.attempts = 0
+        payment.next_attempt_at = now
+        payment.last_error = None
+        payment.bank_reference = None
+        payment.updated_at = now
+        await self._resolve_account(uow, payment)
+        self._publish_scheduled(uow, payment)
+        log.info("payment retried by operator", payment_id=str(payment.id))
+        return payment
+
+    # --- bank ----------------------------------------------------------------------------------
+
+    def _move(self, uow: UnitOfWork, payment: PaymentRow, target: PaymentStatus, at: datetime) -> None:
+        current = PaymentStatus(payment.status)
+        transition(current, target)
+        movement = ledger.for_transition(current, target, payment.amount)
+        if movement is not None:
+            LedgerRepository(uow.session).record(movement, claim_id=payment.claim_id, payment_id=payment.id, at=at)
+        payment.status = target.value
+        payment.updated_at = self.clock()
+
+    def _fail(self, uow: UnitOfWork, payment: PaymentRow, reason: str, *, retryable: bool, at: datetime) -> None:
+        self._move(uow, payment, PaymentStatus.FAILED, at)
+        payment.failed_at = at
+        payment.failure_reason = reason[:500]
+        payment.retryable = retryable
+        uow.publish(
+            PaymentFailed.model_validate({**self._common(payment), "reason": reason[:2000], "retryable": retryable}),
+            claim_id=payment.claim_id,
+        )
+        log.warning("payment failed", payment_id=str(payment.id), retryable=retryable)
+
+    async def send_due(self, uow: UnitOfWork, bank: Bank) -> int:
+        """Hand the payments that are due to the bank, one batch per currency; returns how many were handled."""
+        now = self.clock()
+        due = await PaymentRepository(uow.session).lock_due(now, self.settings.worker_batch_size)
+        groups: dict[str, list[PaymentRow]] = defaultdict(list)
+        for payment in due:
+            groups[payment.currency].append(payment)
+        for currency, group in groups.items():
+            await self._send_batch(uow, bank, currency, group, now)
+        return len(due)
+
+    async def _send_batch(
+        self, uow: UnitOfWork, bank: Bank, currency: str, group: Sequence[PaymentRow], now: datetime
+    ) -> None:
+        batch_id = uuid.uuid4()
+        transfers = [
+            CreditTransfer(
+                end_to_end_id=p.id.hex,
+                amount=p.amount,
+                currency=currency,
+                creditor_name=p.creditor_name or "",
+                creditor_account=self.cipher.decrypt(p.account_number_enc or ""),
+                creditor_bank_code=p.bank_code or "",
+                remittance=f"Claim {p.claim_id} decision {p.decision_version}",
+            )
+            for p in group
+        ]
+        by_e2e = {p.id.hex: p for p in group}
+        try:
+            answers = await bank.submit(
+                TransferBatch(batch_id.hex, now, transfers, {p.id.hex: p.attempts + 1 for p in group})
+            )
+        except BankUnavailable as exc:
+            for p in group:
+                p.attempts += 1
+                p.last_error = str(exc)[:500]
+                p.updated_at = now
+                if p.attempts >= self.settings.send_max_attempts:
+                    self._fail(uow, p, f"bank unavailable after {p.attempts} attempts: {exc}", retryable=True, at=now)
+                else:
+                    delay = backoff_seconds(
+                        p.attempts, self.settings.send_backoff_seconds, self.settings.send_backoff_max_seconds
+                    )
+                    p.next_attempt_at = now + timedelta(seconds=delay)
+            log.warning("bank unavailable; batch will be retried", payments=len(group))
+            return
+        batches = BatchRepository(uow.session)
+        batches.add(
+            BatchRow(
+                id=batch_id,
+                message_id=batch_id.hex,
+                currency=currency,
+                transaction_count=len(transfers),
+                control_sum=sum((t.amount for t in transfers), ZERO),
+                execution_date=now.date(),
+                created_at=now,
+            )
+        )
+        await uow.session.flush()  # the batch row first: its items refer to it
+        batches.add_items(
+            [
+                BatchItemRow(
+                    batch_id=batch_id,
+                    payment_id=by_e2e[t.end_to_end_id].id,
+                    end_to_end_id=t.end_to_end_id,
+                    amount=t.amount,
+                    currency=currency,
+                    creditor_name=t.creditor_name,
+                    account_number_enc=by_e2e[t.end_to_end_id].account_number_enc or "",
+                    account_last4=by_e2e[t.end_to_end_id].account_last4 or "",
+                    bank_code=t.creditor_bank_code,
+                    remittance=t.remittance,
+                )
+                for t in transfers
+            ]
+        )
+        for answer in answers:
+            p = by_e2e[answer.end_to_end_id]
+            p.attempts += 1
+            p.batch_id = batch_id
+            if answer.accepted:
+                self._move(uow, p, PaymentStatus.SENT, now)
+                p.sent_at = now
+                p.bank_reference = answer.reference
+                p.last_error = None
+                uow.publish(
+                    PaymentSent.model_validate({**self._common(p), "batch_id": str(batch_id)}), claim_id=p.claim_id
+                )
+            else:
+                self._fail(uow, p, answer.reason or "rejected by the bank", retryable=False, at=now)
+        log.info("batch sent", batch_id=str(batch_id), payments=len(transfers))
+
+    async def poll_bank(self, uow: UnitOfWork, bank: Bank) -> int:
+        """Ask the bank about sent payments (and recently settled ones, for returns); returns how many changed."""
+        now = self.clock()
+        since = now - timedelta(seconds=self.settings.return_window_seconds)
+        changed = 0
+        for p in await PaymentRepository(uow.session).lock_at_bank(since, self.settings.worker_batch_size):
+            try:
+                answer = await bank.status(p.bank_reference or "")
+            except BankUnavailable:
+                continue
+            at = answer.at or now
+            if p.status == PaymentStatus.SENT:
+                if answer.state is TransferState.PENDING:
+                    continue
+                if answer.state is TransferState.FAILED:
+                    self._fail(uow, p, answer.reason or "rejected by the bank", retryable=False, at=at)
+                    changed += 1
+                    continue
+                self._settle(uow, p, at)
+                changed += 1
+            if answer.state is TransferState.RETURNED and p.status == PaymentStatus.SETTLED:
+                self._move(uow, p, PaymentStatus.RETURNED, at)
+                p.returned_at = at
+                p.failure_reason = (answer.reason or "returned by the payee's bank")[:500]
+                uow.publish(
+                    PaymentReturned.model_validate({**self._common(p), "reason": p.failure_reason}),
+                    claim_id=p.claim_id,
+                )
+                log.warning("payment returned", payment_id=str(p.id))
+                changed += 1
+        return changed
+
+    def _settle(self, uow: UnitOfWork, p: PaymentRow, at: datetime) -> None:
+        self._move(uow, p, PaymentStatus.SETTLED, at)
+        p.settled_at = at
+        uow.publish(PaymentCompleted.model_validate({**self._common(p), "settled_at": at}), claim_id=p.claim_id)
+        log.info("payment settled", payment_id=str(p.id))
