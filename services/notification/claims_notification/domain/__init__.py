@@ -1,1 +1,1 @@
-"""Pure domain logic of the notification service: no web, database or bus imports."""
+"""Pure logic of the notification service: which messages an event yields, locales, survey tokens, retries."""

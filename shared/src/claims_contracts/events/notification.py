@@ -25,6 +25,10 @@ class NotificationSent(EventPayload):
     notification_id: EntityId
     source_event_type: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     source_event_id: uuid.UUID | None = None
+    message_type: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = Field(
+        default=None,
+        description="The kind of message (documents_requested, claim_decided, survey, …); one event may give several.",
+    )
     channel: Channel
     locale: Locale
     recipient: Annotated[str, StringConstraints(min_length=1, max_length=254)] = Field(
