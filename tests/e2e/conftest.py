@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
 SERVICES = {"intake": 18201, "adjudication": 18202, "payment": 18203, "notification": 18204}
@@ -108,6 +109,12 @@ def suite(pg_admin_url: str, kafka_bootstrap: str, jwt_secret: str, tmp_path_fac
             "CLAIMS_DATA_DIR": str(data_dir),
             "CLAIMS_LOG_FORMAT": "json",
             "CLAIMS_RELAY_POLL_SECONDS": "0.2",
+            "CLAIMS_INTAKE_PII_KEY": Fernet.generate_key().decode(),
+            "CLAIMS_PAYMENT_ACCOUNT_KEY": Fernet.generate_key().decode(),
+            "CLAIMS_PAYMENT_BANK_SETTLEMENT_DELAY_SECONDS": "0.2",
+            "CLAIMS_PAYMENT_WORKER_POLL_SECONDS": "0.2",
+            "CLAIMS_NOTIFICATION_SURVEY_SECRET": Fernet.generate_key().decode(),
+            "CLAIMS_NOTIFICATION_WORKER_POLL_SECONDS": "0.2",
         }
     )
     for service, port in SERVICES.items():

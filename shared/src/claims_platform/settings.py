@@ -20,7 +20,7 @@ Environment = Literal["development", "test", "production"]
 class ServiceSettings(BaseSettings):
     """Common settings; each service subclasses it and sets ``service_name`` and its port."""
 
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
 
     service_name: ClassVar[str] = "service"
     default_port: ClassVar[int] = 8000

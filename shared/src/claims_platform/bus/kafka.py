@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -195,7 +196,7 @@ class KafkaBus:
             consumer = AIOKafkaConsumer(
                 *(self._physical(t) for t in sub.topics),
                 bootstrap_servers=self.bootstrap_servers,
-                group_id=sub.group,
+                group_id=self.topic_prefix + sub.group,
                 client_id=f"{self.client_id}:{sub.group}",
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
@@ -216,12 +217,18 @@ class KafkaBus:
     async def _poll(self, sub: _Subscription, consumer: AIOKafkaConsumer) -> None:
         while self._running:
             batches = await consumer.getmany(timeout_ms=500, max_records=self.max_poll_records)
-            for tp, records in batches.items():
-                for rec in records:
-                    message = _message(rec)
-                    await sub.handler(replace(message, topic=self._logical(message.topic)))
-                await self._commit(consumer, tp, records[-1].offset + 1)
-                self._record_lag(sub.group, consumer, tp, records[-1].offset + 1)
+            # Partitions are independent (one claim lives in one partition): handle them side by side,
+            # each in order, and commit each partition's offset once its messages are done.
+            await asyncio.gather(*(self._partition(sub, consumer, tp, records) for tp, records in batches.items()))
+
+    async def _partition(
+        self, sub: _Subscription, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any]
+    ) -> None:
+        for rec in records:
+            message = _message(rec)
+            await sub.handler(replace(message, topic=self._logical(message.topic)))
+        await self._commit(consumer, tp, records[-1].offset + 1)
+        self._record_lag(sub.group, consumer, tp, records[-1].offset + 1)
 
     @staticmethod
     async def _commit(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
