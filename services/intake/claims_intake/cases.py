@@ -40,10 +40,10 @@ from claims_intake.api.schemas import (
     TimelineEntryRead,
 )
 from claims_intake.context import IntakeContext
-from claims_intake.db.models import ClaimRow, ComplaintRow, DocumentRow, PaymentRow, TimelineRow
+from claims_intake.db.models import ClaimLineRow, ClaimRow, ComplaintRow, DocumentRow, PaymentRow, TimelineRow
 from claims_intake.db.repositories import ClaimRepository
 from claims_intake.domain import amounts, completeness, status
-from claims_intake.icd10 import icd10_exists
+from claims_intake.icd10 import icd10_chapter, icd10_exists
 from claims_intake.pii import mask
 from claims_intake.sniff import check_document
 from claims_platform.auth import Principal
@@ -282,6 +282,7 @@ async def submit_claim(
         "bank_account": body.bank_account.model_dump() if body.bank_account else None,
     }
     by_provider = principal.has("partner") and not principal.has("admin")
+    primary = next(d.code for d in body.diagnoses if d.primary)
     row = ClaimRow(
         claim_id=claim_id,
         status="",
@@ -303,9 +304,15 @@ async def submit_claim(
         missing_documents=[],
         deciders=[],
         pended=False,
+        primary_diagnosis=primary,
+        icd10_chapter=icd10_chapter(primary),
     )
     repo.add(row)
     await repo.flush()
+    for line in body.lines:
+        repo.add(
+            ClaimLineRow(claim_id=claim_id, line_no=line.line_no, category=line.category.value, charged=line.amount)
+        )
     await record(repo, row, at=now, actor=principal.sub, kind="submitted", reason=f"submitted through {channel}")
     for doc in documents:
         await _store_document(repo, ctx, row, doc, principal.sub, now)

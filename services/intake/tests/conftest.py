@@ -34,12 +34,15 @@ ALL_OUTPATIENT_DOCS = ("claim_form", "id_proof", "itemized_bill", "invoice", "me
 
 
 class MutableClock:
-    """A clock the test moves by hand."""
+    """A clock the test moves by hand: shifted by ``offset``, or stopped at ``pinned`` when set."""
 
     def __init__(self) -> None:
         self.offset = timedelta()
+        self.pinned: datetime | None = None
 
     def __call__(self) -> datetime:
+        if self.pinned is not None:
+            return self.pinned
         return datetime.now(UTC) + self.offset
 
 
@@ -213,22 +216,23 @@ def unique(tag: str = "") -> str:
     return f"{tag}{uuid.uuid4().hex[:8]}"
 
 
+def make_claim(
+    *, member_id: str | None = None, provider_id: str = "H-001", docs: Any = None, **overrides: Any
+) -> dict[str, Any]:
+    """A valid claim body: ``make_claim(member_id=…, provider_id=…, docs=[…], **top_level_overrides)``."""
+    body = copy.deepcopy(BASE_CLAIM)
+    body["member"]["member_id"] = member_id or f"M-{unique()}"
+    body["provider"]["provider_id"] = provider_id
+    if docs is not None:
+        body["documents"] = [inline(d) for d in docs]
+    body.update(overrides)
+    return body
+
+
 @pytest.fixture
 def claim() -> Callable[..., dict[str, Any]]:
     """``claim(member_id=…, provider_id=…, docs=[…], **top_level_overrides)``: a valid claim body."""
-
-    def _make(
-        *, member_id: str | None = None, provider_id: str = "H-001", docs: Any = None, **overrides: Any
-    ) -> dict[str, Any]:
-        body = copy.deepcopy(BASE_CLAIM)
-        body["member"]["member_id"] = member_id or f"M-{unique()}"
-        body["provider"]["provider_id"] = provider_id
-        if docs is not None:
-            body["documents"] = [inline(d) for d in docs]
-        body.update(overrides)
-        return body
-
-    return _make
+    return make_claim
 
 
 def dumps(body: Any) -> str:
@@ -257,4 +261,5 @@ def kit() -> Any:
         unique=unique,
         dumps=dumps,
         today=today,
+        make_claim=make_claim,
     )

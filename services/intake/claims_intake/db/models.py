@@ -69,8 +69,53 @@ class ClaimRow(Base):
     deciders: Mapped[list[str]] = mapped_column(JSON)
     pended: Mapped[bool] = mapped_column(Boolean, default=False)
     disputed_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # What the reports need, kept as columns so that SQL can count and sum them (migration inta0003):
+    primary_diagnosis: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    icd10_chapter: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    """WHO ICD-10 chapter (I to XXII) of the primary diagnosis."""
+    payable: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
+    """Payable of the latest decision."""
+    decision_automatic: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    """Whether the latest decision was made with no human touch."""
+    first_decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    first_paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When the first payment settled (cleared when no settled payment is left)."""
+    pended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """Since when the claim waits in human review (None when it does not)."""
 
     __table_args__ = (Index("ix_claims_submitted_at_claim_id", "submitted_at", "claim_id"),)
+
+
+class ClaimLineRow(Base):
+    """A bill line's category, charged amount and the latest decision's payable, for the reports."""
+
+    __tablename__ = "claim_lines"
+
+    claim_id: Mapped[str] = mapped_column(ForeignKey("claims.claim_id"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str] = mapped_column(String(32))
+    charged: Mapped[Decimal] = mapped_column(MONEY)
+    payable: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
+
+
+class DenialReasonRow(Base):
+    """A denial reason of a claim's latest decision."""
+
+    __tablename__ = "claim_denial_reasons"
+
+    claim_id: Mapped[str] = mapped_column(ForeignKey("claims.claim_id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class FeedbackRow(Base):
+    """A claimant's answer to a satisfaction survey."""
+
+    __tablename__ = "feedback"
+
+    survey_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    claim_id: Mapped[str] = mapped_column(ForeignKey("claims.claim_id"), index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class IdempotencyKeyRow(Base):

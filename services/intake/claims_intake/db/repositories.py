@@ -5,13 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Date, and_, case, cast, delete, func, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims_intake.db.models import ClaimRow, ComplaintRow, DocumentRow, IdempotencyKeyRow, PaymentRow, TimelineRow
+from claims_intake.db.models import (
+    ClaimLineRow,
+    ClaimRow,
+    ComplaintRow,
+    DenialReasonRow,
+    DocumentRow,
+    FeedbackRow,
+    IdempotencyKeyRow,
+    PaymentRow,
+    TimelineRow,
+)
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -147,6 +158,33 @@ class ClaimRepository:
         )
         return list((await self.session.execute(stmt)).scalars())
 
+    async def settled_payments(self, claim_id: str) -> int:
+        """How many of a claim's payments are settled."""
+        stmt = select(func.count()).where(PaymentRow.claim_id == claim_id, PaymentRow.status == "settled")
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def set_decided_lines(self, claim_id: str, payables: dict[int, Decimal]) -> None:
+        """The latest decision's payable on each line (0.00 for a line the decision does not list)."""
+        await self.session.execute(
+            update(ClaimLineRow).where(ClaimLineRow.claim_id == claim_id).values(payable=Decimal("0.00"))
+        )
+        for line_no, payable in payables.items():
+            await self.session.execute(
+                update(ClaimLineRow)
+                .where(ClaimLineRow.claim_id == claim_id, ClaimLineRow.line_no == line_no)
+                .values(payable=payable)
+            )
+
+    async def set_denial_reasons(self, claim_id: str, reasons: Sequence[str]) -> None:
+        """Replace the denial reasons with the latest decision's."""
+        await self.session.execute(delete(DenialReasonRow).where(DenialReasonRow.claim_id == claim_id))
+        for reason in dict.fromkeys(reasons):
+            self.session.add(DenialReasonRow(claim_id=claim_id, reason=reason))
+
+    async def feedback(self, survey_id: str) -> FeedbackRow | None:
+        """One survey answer."""
+        return await self.session.get(FeedbackRow, survey_id)
+
     async def payment(self, payment_id: str) -> PaymentRow | None:
         """One payment."""
         return await self.session.get(PaymentRow, payment_id)
@@ -162,3 +200,225 @@ class ClaimRepository:
         """A claim's complaints."""
         stmt = select(ComplaintRow).where(ComplaintRow.claim_id == claim_id).order_by(ComplaintRow.raised_at)
         return list((await self.session.execute(stmt)).scalars())
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """The claims a report covers: submitted in ``[start, end)`` (UTC), grouped by period when asked."""
+
+    start: datetime
+    end: datetime
+    group_by: str | None = None
+
+
+@dataclass(frozen=True)
+class OutcomeGroup:
+    """Claims of one period sharing status, outcome and automation, with their count and sums."""
+
+    period: date | None
+    status: str
+    outcome: str | None
+    automatic: bool | None
+    claims: int
+    charged: Decimal
+    payable: Decimal
+    paid: Decimal
+
+
+@dataclass(frozen=True)
+class AmountGroup:
+    """Count and sums of the claims (or lines) sharing a key."""
+
+    key: str | None
+    claims: int
+    charged: Decimal
+    payable: Decimal
+    paid: Decimal | None
+
+
+@dataclass(frozen=True)
+class Durations:
+    """A claim's turnaround facts."""
+
+    period: date | None
+    received_at: datetime
+    decided_at: datetime | None
+    paid_at: datetime | None
+
+
+_ZERO = Decimal("0.00")
+_PERIOD_UNITS = {"day": "day", "week": "week", "month": "month"}
+
+
+def _money(value: Any) -> Decimal:
+    return _ZERO if value is None else Decimal(value).quantize(Decimal("0.01"))
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    return date.fromisoformat(str(value)[:10])
+
+
+class ReportRepository:
+    """The reports' queries: counts and sums are computed by the database."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    def _period(self, group_by: str) -> Any:
+        """The first day of the submission's period (UTC) as a SQL expression."""
+        unit = _PERIOD_UNITS[group_by]  # a fixed word, never user text
+        if self._dialect == "sqlite":  # stored as UTC text
+            if unit == "day":
+                return func.date(ClaimRow.submitted_at)
+            if unit == "week":
+                return func.date(ClaimRow.submitted_at, literal_column("'weekday 0'"), literal_column("'-6 days'"))
+            return func.strftime(literal_column("'%Y-%m-01'"), ClaimRow.submitted_at)
+        utc = func.timezone(literal_column("'UTC'"), ClaimRow.submitted_at)
+        return cast(func.date_trunc(literal_column(f"'{unit}'"), utc), Date)
+
+    @staticmethod
+    def _in(cohort: Cohort) -> list[Any]:
+        return [ClaimRow.submitted_at >= cohort.start, ClaimRow.submitted_at < cohort.end]
+
+    @staticmethod
+    def _paid() -> Any:
+        return (
+            select(PaymentRow.claim_id, func.sum(PaymentRow.amount).label("paid"))
+            .where(PaymentRow.status == "settled")
+            .group_by(PaymentRow.claim_id)
+            .subquery("settled")
+        )
+
+    async def outcome_groups(self, cohort: Cohort) -> list[OutcomeGroup]:
+        """Claims by (period,) status, latest outcome and automation: count, charged, payable and paid."""
+        paid = self._paid()
+        keys: list[Any] = [ClaimRow.status, ClaimRow.outcome, ClaimRow.decision_automatic]
+        if cohort.group_by is not None:
+            keys.insert(0, self._period(cohort.group_by))
+        stmt = (
+            select(
+                *keys,
+                func.count(),
+                func.sum(ClaimRow.charged),
+                func.sum(ClaimRow.payable),
+                func.sum(paid.c.paid),
+            )
+            .select_from(ClaimRow)
+            .outerjoin(paid, paid.c.claim_id == ClaimRow.claim_id)
+            .where(*self._in(cohort))
+            .group_by(*keys)
+        )
+        out = []
+        for row in (await self.session.execute(stmt)).all():
+            values = list(row)
+            period = _as_date(values.pop(0)) if cohort.group_by is not None else None
+            status, outcome, automatic, claims, charged, payable, paid_sum = values
+            out.append(
+                OutcomeGroup(
+                    period=period,
+                    status=status,
+                    outcome=outcome,
+                    automatic=automatic,
+                    claims=int(claims),
+                    charged=_money(charged),
+                    payable=_money(payable),
+                    paid=_money(paid_sum),
+                )
+            )
+        return out
+
+    async def amounts_by(self, cohort: Cohort, dimension: str) -> list[AmountGroup]:
+        """Claims by provider or ICD-10 chapter of the primary diagnosis: count, charged, payable, paid."""
+        key = {"provider": ClaimRow.provider_id, "chapter": ClaimRow.icd10_chapter}[dimension]
+        paid = self._paid()
+        stmt = (
+            select(key, func.count(), func.sum(ClaimRow.charged), func.sum(ClaimRow.payable), func.sum(paid.c.paid))
+            .select_from(ClaimRow)
+            .outerjoin(paid, paid.c.claim_id == ClaimRow.claim_id)
+            .where(*self._in(cohort))
+            .group_by(key)
+            .order_by(key)
+        )
+        return [
+            AmountGroup(k, int(n), _money(charged), _money(payable), _money(paid_sum))
+            for k, n, charged, payable, paid_sum in (await self.session.execute(stmt)).all()
+        ]
+
+    async def amounts_by_category(self, cohort: Cohort) -> list[AmountGroup]:
+        """Bill lines by category: claims with such a line, charged, and the latest decisions' payable."""
+        stmt = (
+            select(
+                ClaimLineRow.category,
+                func.count(func.distinct(ClaimLineRow.claim_id)),
+                func.sum(ClaimLineRow.charged),
+                func.sum(ClaimLineRow.payable),
+            )
+            .join(ClaimRow, ClaimRow.claim_id == ClaimLineRow.claim_id)
+            .where(*self._in(cohort))
+            .group_by(ClaimLineRow.category)
+        )
+        return [
+            AmountGroup(k, int(n), _money(charged), _money(payable), None)
+            for k, n, charged, payable in (await self.session.execute(stmt)).all()
+        ]
+
+    async def denial_reasons(self, cohort: Cohort) -> list[tuple[str, int]]:
+        """Denial reasons of the latest decisions, with how many claims carry each, most frequent first."""
+        n = func.count()
+        stmt = (
+            select(DenialReasonRow.reason, n)
+            .join(ClaimRow, ClaimRow.claim_id == DenialReasonRow.claim_id)
+            .where(*self._in(cohort), ClaimRow.outcome.is_not(None))
+            .group_by(DenialReasonRow.reason)
+            .order_by(n.desc(), DenialReasonRow.reason)
+        )
+        return [(reason, int(count)) for reason, count in (await self.session.execute(stmt)).all()]
+
+    async def durations(self, cohort: Cohort) -> list[Durations]:
+        """Received, first decided and first paid times of the claims that reached review."""
+        columns: list[Any] = [ClaimRow.received_at, ClaimRow.first_decided_at, ClaimRow.first_paid_at]
+        if cohort.group_by is not None:
+            columns.insert(0, self._period(cohort.group_by))
+        stmt = select(*columns).where(*self._in(cohort), ClaimRow.received_at.is_not(None))
+        out = []
+        for row in (await self.session.execute(stmt)).all():
+            values = list(row)
+            period = _as_date(values.pop(0)) if cohort.group_by is not None else None
+            out.append(Durations(period, *values))
+        return out
+
+    async def feedback_scores(self, cohort: Cohort) -> dict[int, int]:
+        """How many answers gave each score, for the claims of the cohort."""
+        stmt = (
+            select(FeedbackRow.score, func.count())
+            .join(ClaimRow, ClaimRow.claim_id == FeedbackRow.claim_id)
+            .where(*self._in(cohort))
+            .group_by(FeedbackRow.score)
+        )
+        return {int(score): int(n) for score, n in (await self.session.execute(stmt)).all()}
+
+    async def review_backlog(self, now: datetime, bounds: Sequence[tuple[str, Any]]) -> dict[str, int]:
+        """Claims pended now, by age bucket (``bounds``: bucket name and upper age, None for the last)."""
+        since = func.coalesce(ClaimRow.pended_at, ClaimRow.updated_at)
+        whens = [(since > now - bound, name) for name, bound in bounds if bound is not None]
+        last = next(name for name, bound in bounds if bound is None)
+        pended = (
+            select(case(*whens, else_=literal_column(f"'{last}'")).label("bucket"))
+            .where(ClaimRow.status == "pended")
+            .subquery("pended")
+        )
+        stmt = select(pended.c.bucket, func.count()).group_by(pended.c.bucket)
+        return {str(name): int(n) for name, n in (await self.session.execute(stmt)).all()}
+
+    async def count_by_status(self) -> dict[str, int]:
+        """Every claim by its current status."""
+        stmt = select(ClaimRow.status, func.count()).group_by(ClaimRow.status)
+        return {str(s): int(n) for s, n in (await self.session.execute(stmt)).all()}

@@ -22,7 +22,7 @@ from claims_contracts.events import (
 )
 from claims_contracts.topics import ADJUDICATION_TOPIC, NOTIFICATION_TOPIC, PAYMENT_TOPIC
 from claims_intake.cases import record
-from claims_intake.db.models import ClaimRow, PaymentRow
+from claims_intake.db.models import ClaimRow, FeedbackRow, PaymentRow
 from claims_intake.db.repositories import ClaimRepository
 from claims_platform.db import UnitOfWork
 from claims_platform.logging import get_logger
@@ -71,6 +71,8 @@ async def on_adjudicated(uow: UnitOfWork, envelope: EventEnvelope, payload: Even
         "automatic": payload.automatic,
         "denial_reasons": [r.value for r in payload.denial_reasons],
     }
+    if row.first_decided_at is None or payload.decided_at < row.first_decided_at:
+        row.first_decided_at = payload.decided_at
     if row.decision_version is not None and payload.decision_version <= row.decision_version:
         await record(
             repo, row, at=envelope.occurred_at, actor=payload.decided_by, kind="stale_decision_ignored", details=details
@@ -80,6 +82,11 @@ async def on_adjudicated(uow: UnitOfWork, envelope: EventEnvelope, payload: Even
     row.decision_version = payload.decision_version
     row.outcome = payload.outcome.value
     row.pended = False
+    row.pended_at = None
+    row.payable = payload.payable
+    row.decision_automatic = payload.automatic
+    await repo.set_decided_lines(row.claim_id, {line.line_no: line.payable for line in payload.lines})
+    await repo.set_denial_reasons(row.claim_id, [r.value for r in payload.denial_reasons])
     row.deciders = [*row.deciders, payload.decided_by]
     row.decision = {
         "version": payload.decision_version,
@@ -117,6 +124,7 @@ async def on_pended(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayl
     if row is None:
         return
     row.pended = True
+    row.pended_at = envelope.occurred_at
     reasons = [r.value for r in payload.reasons]
     await record(
         repo,
@@ -171,6 +179,11 @@ async def on_payment(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPay
         payment.status = new_status
         payment.updated_at = envelope.occurred_at
     await repo.flush()
+    if isinstance(payload, PaymentCompleted):
+        if row.first_paid_at is None or payload.settled_at < row.first_paid_at:
+            row.first_paid_at = payload.settled_at
+    elif isinstance(payload, PaymentReturned) and await repo.settled_payments(row.claim_id) == 0:
+        row.first_paid_at = None
     details: dict[str, Any] = {
         "payment_id": payload.payment_id,
         "amount": f"{payload.amount:.2f}",
@@ -234,6 +247,15 @@ async def on_feedback(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPa
     repo, row = await _claim(uow, envelope)
     if row is None:
         return
+    if await repo.feedback(payload.survey_id) is None:
+        repo.add(
+            FeedbackRow(
+                survey_id=payload.survey_id,
+                claim_id=row.claim_id,
+                score=payload.score,
+                received_at=envelope.occurred_at,
+            )
+        )
     await record(
         repo,
         row,
