@@ -147,3 +147,16 @@ async def test_correlation_id_is_echoed_or_made(client):
     made = await client.get("/health/live", headers={"X-Correlation-ID": "bad value\n"})
     assert made.headers["x-correlation-id"] != "bad value\n"
     assert len(made.headers["x-correlation-id"]) == 36
+
+
+@router.get("/v1/outage")
+async def outage(_: Annotated[Principal, Depends(require_roles("admin"))]) -> dict:
+    raise ConnectionRefusedError("connect call failed ('127.0.0.1', 55432)")
+
+
+async def test_an_outage_is_503_with_retry_after(client, jwt_secret):
+    resp = await client.get("/v1/outage", headers=_auth(jwt_secret, "admin"))
+    body = _problem(resp, 503)
+    assert resp.headers["retry-after"] == "2"
+    assert "55432" not in resp.text
+    assert "retry" in body["detail"]

@@ -122,6 +122,17 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    from claims_platform.inbox import is_transient
+
+    if is_transient(exc):
+        # An outage (database unreachable, connection lost): tell the client to come back, not that we broke.
+        log.warning("request failed on an outage", path=request.url.path, error_type=type(exc).__name__)
+        return problem_response(
+            503,
+            "Service unavailable",
+            "A backing service is unavailable; retry the same request (with the same Idempotency-Key) shortly.",
+            headers={"Retry-After": "2"},
+        )
     log.error("unhandled error", path=request.url.path, error_type=type(exc).__name__)
     return problem_response(500, "Internal error", "The request could not be completed.")
 
