@@ -11,7 +11,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -22,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from claims_platform.db import new_metadata
+from claims_platform.types import UtcDateTime
 
 metadata = new_metadata()
 
@@ -41,8 +41,8 @@ class PlanRow(Base):
 
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     current_version: Mapped[int] = mapped_column(Integer, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
 
 
 class PlanVersionRow(Base):
@@ -55,7 +55,7 @@ class PlanVersionRow(Base):
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     definition: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     created_by: Mapped[str] = mapped_column(String(100), nullable=False)
 
 
@@ -72,8 +72,8 @@ class PolicyRow(Base):
     status: Mapped[str] = mapped_column(String(20), nullable=False)
     members: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     updated_by: Mapped[str] = mapped_column(String(100), nullable=False)
 
 
@@ -90,11 +90,11 @@ class ClaimRow(Base):
     charged: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
     first_service_date: Mapped[date] = mapped_column(Date, nullable=False)
     received_on: Mapped[date] = mapped_column(Date, nullable=False)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     status: Mapped[str] = mapped_column(String(30), nullable=False)
     latest_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
 
 
 class AccumulatorRow(Base):
@@ -110,7 +110,7 @@ class AccumulatorRow(Base):
     paid_total: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
     paid_by_category: Mapped[dict[str, str]] = mapped_column(JSON, nullable=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
 
 
 class DecisionRow(Base):
@@ -144,7 +144,7 @@ class DecisionRow(Base):
     delta_deductible: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
     delta_paid: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
     delta_by_category: Mapped[dict[str, str]] = mapped_column(JSON, nullable=False)
-    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
 
 
 class ReviewRow(Base):
@@ -165,9 +165,9 @@ class ReviewRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     approved_by: Mapped[str | None] = mapped_column(String(100))
     decision_version: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class VerificationRow(Base):
@@ -181,12 +181,12 @@ class VerificationRow(Base):
     provider_id: Mapped[str] = mapped_column(String(64), nullable=False)
     message: Mapped[str] = mapped_column(Text, nullable=False)
     requested_by: Mapped[str] = mapped_column(String(100), nullable=False)
-    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False)
     confirmed: Mapped[bool | None] = mapped_column(Boolean)
     answer: Mapped[str | None] = mapped_column(Text)
     answered_by: Mapped[str | None] = mapped_column(String(100))
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class AuditRow(Base):
@@ -195,7 +195,7 @@ class AuditRow(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     actor: Mapped[str] = mapped_column(String(100), nullable=False)
     action: Mapped[str] = mapped_column(String(50), nullable=False)
     entity_type: Mapped[str] = mapped_column(String(30), nullable=False)

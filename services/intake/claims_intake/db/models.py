@@ -11,7 +11,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -23,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from claims_platform.db import new_metadata
+from claims_platform.types import UtcDateTime
 
 metadata = new_metadata()
 
@@ -51,9 +51,9 @@ class ClaimRow(Base):
     submitted_by: Mapped[str] = mapped_column(String(100))
     submitted_by_provider: Mapped[bool] = mapped_column(Boolean)
     channel: Mapped[str] = mapped_column(String(16), default="api")
-    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     currency: Mapped[str] = mapped_column(String(3))
     payee: Mapped[str] = mapped_column(String(16))
     charged: Mapped[Decimal] = mapped_column(MONEY)
@@ -77,10 +77,10 @@ class ClaimRow(Base):
     """Payable of the latest decision."""
     decision_automatic: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     """Whether the latest decision was made with no human touch."""
-    first_decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    first_paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    first_decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    first_paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     """When the first payment settled (cleared when no settled payment is left)."""
-    pended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    pended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     """Since when the claim waits in human review (None when it does not)."""
 
     __table_args__ = (Index("ix_claims_submitted_at_claim_id", "submitted_at", "claim_id"),)
@@ -115,7 +115,7 @@ class FeedbackRow(Base):
     survey_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     claim_id: Mapped[str] = mapped_column(ForeignKey("claims.claim_id"), index=True)
     score: Mapped[int] = mapped_column(Integer)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class IdempotencyKeyRow(Base):
@@ -129,7 +129,7 @@ class IdempotencyKeyRow(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     claim_id: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (UniqueConstraint("client", "key"),)
 
@@ -149,7 +149,7 @@ class DocumentRow(Base):
     storage_key: Mapped[str] = mapped_column(String(300))
     source: Mapped[str] = mapped_column(String(16))
     uploaded_by: Mapped[str] = mapped_column(String(100))
-    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class TimelineRow(Base):
@@ -159,7 +159,7 @@ class TimelineRow(Base):
 
     id: Mapped[int] = mapped_column(BIGID, primary_key=True, autoincrement=True)
     claim_id: Mapped[str] = mapped_column(ForeignKey("claims.claim_id"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     actor: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(50))
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -180,7 +180,7 @@ class PaymentRow(Base):
     currency: Mapped[str] = mapped_column(String(3))
     payee: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class ComplaintRow(Base):
@@ -192,7 +192,7 @@ class ComplaintRow(Base):
     claim_id: Mapped[str] = mapped_column(ForeignKey("claims.claim_id"), index=True)
     message: Mapped[str] = mapped_column(Text)
     raised_by: Mapped[str] = mapped_column(String(100))
-    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime())
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)
     answered_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -11,7 +11,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from claims_platform.db import new_metadata
+from claims_platform.types import UtcDateTime
 
 metadata = new_metadata()
 
@@ -51,7 +51,7 @@ class ClaimPayeeRow(Base):
     account_number_enc: Mapped[str | None] = mapped_column(Text)
     account_last4: Mapped[str | None] = mapped_column(String(4))
     bank_code: Mapped[str | None] = mapped_column(String(20))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class ProviderAccountRow(Base):
@@ -64,7 +64,7 @@ class ProviderAccountRow(Base):
     account_number_enc: Mapped[str] = mapped_column(Text)
     account_last4: Mapped[str] = mapped_column(String(4))
     bank_code: Mapped[str] = mapped_column(String(20))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_by: Mapped[str] = mapped_column(String(100))
 
 
@@ -81,7 +81,7 @@ class DecisionRow(Base):
     action: Mapped[str] = mapped_column(String(16))
     amount: Mapped[Decimal] = mapped_column(MONEY)
     recovery_waived: Mapped[Decimal] = mapped_column(MONEY)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class PaymentRow(Base):
@@ -112,7 +112,7 @@ class PaymentRow(Base):
     account_last4: Mapped[str | None] = mapped_column(String(4))
     bank_code: Mapped[str | None] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_error: Mapped[str | None] = mapped_column(String(500))
     failure_reason: Mapped[str | None] = mapped_column(String(500))
     retryable: Mapped[bool | None] = mapped_column(Boolean)
@@ -120,12 +120,12 @@ class PaymentRow(Base):
     bank_reference: Mapped[str | None] = mapped_column(String(100))
     superseded_by_version: Mapped[int | None] = mapped_column(Integer)
     created_on: Mapped[date] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class OverpaymentRow(Base):
@@ -143,7 +143,7 @@ class OverpaymentRow(Base):
     amount: Mapped[Decimal] = mapped_column(MONEY)
     currency: Mapped[str] = mapped_column(String(3))
     payee: Mapped[str] = mapped_column(String(16))
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class BatchRow(Base):
@@ -157,7 +157,7 @@ class BatchRow(Base):
     transaction_count: Mapped[int] = mapped_column(Integer)
     control_sum: Mapped[Decimal] = mapped_column(Numeric(18, 2))
     execution_date: Mapped[date] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class BatchItemRow(Base):
@@ -194,4 +194,4 @@ class LedgerEntryRow(Base):
     amount: Mapped[Decimal] = mapped_column(MONEY)
     claim_id: Mapped[str] = mapped_column(String(64))
     payment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
