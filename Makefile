@@ -7,7 +7,7 @@ INFRA := scripts/infra.sh
 PACKAGES := -e shared -e 'services/intake[test]' -e 'services/adjudication[test]' -e 'services/payment[test]' -e 'services/notification[test]'
 ROLE ?= admin
 
-.PHONY: run test venv lint format infra infra-down token schemas clean up down
+.PHONY: run test venv lint format infra infra-down token schemas clean up down bench
 
 $(STAMP): constraints.txt requirements-dev.txt shared/pyproject.toml services/*/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ schemas: venv
 
 infra: venv
 	$(INFRA) up
+
+## The benchmark (bench/run.py): the whole suite at a steady rate and at full speed, against the machine's ceiling.
+BENCH_CLAIMS ?= 5000
+bench: venv
+	BENCH_CLAIMS=$(BENCH_CLAIMS) $(BIN)/python bench/run.py
 
 infra-down:
 	$(INFRA) down
