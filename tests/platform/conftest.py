@@ -16,6 +16,7 @@ from claims_platform.bus.base import EventBus
 from claims_platform.db import UnitOfWork
 from claims_platform.inbox import EventHandler
 from claims_platform.service import ServiceRuntime
+from claims_platform.tracing import Tracing
 
 PROBE_DDL = ("CREATE TABLE IF NOT EXISTS probe_effects (claim_id VARCHAR(64) PRIMARY KEY, applied INTEGER NOT NULL)",)
 
@@ -51,6 +52,7 @@ async def make_runtime(jwt_secret: str) -> AsyncIterator[RuntimeFactory]:
         prefix: str = "",
         bus: EventBus | None = None,
         consumers: Mapping[str, tuple[Sequence[str], Mapping[str, EventHandler]]] | None = None,
+        tracing: Tracing | None = None,
         **overrides: Any,
     ) -> ServiceRuntime:
         settings = IntakeSettings(
@@ -64,7 +66,7 @@ async def make_runtime(jwt_secret: str) -> AsyncIterator[RuntimeFactory]:
             consumer_backoff_seconds=0.01,
             **overrides,
         )
-        runtime = ServiceRuntime(settings, migrations=MIGRATIONS, bus=bus)
+        runtime = ServiceRuntime(settings, migrations=MIGRATIONS, bus=bus, tracing=tracing)
         await runtime.migrate()
         async with runtime.db.engine.begin() as conn:
             for ddl in PROBE_DDL:

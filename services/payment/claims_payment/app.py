@@ -14,6 +14,7 @@ from claims_payment.config import PaymentSettings
 from claims_payment.crypto import AccountCipher, development_key
 from claims_payment.domain.bank import Bank
 from claims_payment.events.handlers import subscribe
+from claims_payment.metrics import register_metrics
 from claims_payment.payments import PaymentService
 from claims_payment.worker import PaymentWorker
 from claims_platform.bus.base import EventBus
@@ -56,6 +57,7 @@ def create_app(
     service = PaymentService(settings, build_cipher(settings))
     bank = bank or build_bank(settings)
     subscribe(runtime, service, settings.consumer_group)
+    register_metrics(runtime)
     worker = PaymentWorker(runtime.db, service, bank, poll_seconds=settings.worker_poll_seconds)
     runtime.db.on_outbox_commit(worker.wake)
     app = runtime.create_app(

@@ -33,6 +33,10 @@ class EventEnvelope(BaseModel):
     correlation_id: str = Field(min_length=1, max_length=100)
     causation_id: str | None = Field(default=None, max_length=100)
     payload: dict[str, Any]
+    trace_context: dict[str, str] | None = Field(
+        default=None,
+        description="W3C trace context (`traceparent`, `tracestate`) of the work that recorded the event.",
+    )
 
     @field_validator("occurred_at")
     @classmethod
@@ -49,6 +53,7 @@ class EventEnvelope(BaseModel):
         correlation_id: str | None = None,
         causation_id: str | None = None,
         occurred_at: datetime | None = None,
+        trace_context: dict[str, str] | None = None,
     ) -> Self:
         """Build an envelope around a typed payload."""
         event_id = uuid.uuid4()
@@ -62,6 +67,7 @@ class EventEnvelope(BaseModel):
             correlation_id=correlation_id or str(event_id),
             causation_id=causation_id,
             payload=payload.model_dump(mode="json"),
+            trace_context=trace_context,
         )
 
     @property

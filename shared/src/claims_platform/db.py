@@ -14,6 +14,7 @@ from claims_contracts.envelope import EventEnvelope, EventPayload
 from claims_platform.context import causation_id_var, correlation_id_var
 from claims_platform.outbox import outbox, outbox_row
 from claims_platform.tables import NAMING_CONVENTION
+from claims_platform.tracing import current_trace_context
 
 
 def new_metadata() -> MetaData:
@@ -68,13 +69,18 @@ class UnitOfWork:
         correlation_id: str | None = None,
         causation_id: str | None = None,
     ) -> EventEnvelope:
-        """Record an event in the outbox; it is published only if this transaction commits."""
+        """Record an event in the outbox; it is published only if this transaction commits.
+
+        The current trace context (the request's or the handled event's span) goes along in the envelope,
+        so the event's consumers continue the same trace.
+        """
         envelope = EventEnvelope.wrap(
             payload,
             claim_id=claim_id,
             producer=self.producer,
             correlation_id=correlation_id or correlation_id_var.get(),
             causation_id=causation_id or causation_id_var.get(),
+            trace_context=current_trace_context(),
         )
         self.events.append(envelope)
         return envelope

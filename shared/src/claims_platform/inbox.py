@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy.exc
+from opentelemetry import context as otel_context
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -17,6 +19,7 @@ from claims_platform.bus.base import Message
 from claims_platform.context import causation_id_var, claim_id_var, correlation_id_var
 from claims_platform.logging import get_logger, mask_text
 from claims_platform.tables import inbox
+from claims_platform.tracing import NO_TRACING, Tracing, extract_context
 
 if TYPE_CHECKING:
     from claims_platform.db import Database, UnitOfWork
@@ -116,12 +119,14 @@ class MessageProcessor:
         max_attempts: int = 5,
         backoff_seconds: float = 0.2,
         metrics: ServiceMetrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.consumer = consumer
         self.dead_letter = dead_letter
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.metrics = metrics
+        self.tracing = tracing or NO_TRACING
 
     def _count(self, event_type: str, result: str) -> None:
         if self.metrics:
@@ -136,18 +141,55 @@ class MessageProcessor:
             return
         if not self.consumer.wants(envelope.event_type):
             return
+        parent = extract_context(message.headers, envelope.trace_context)
+        if self.tracing.enabled:
+            await self._traced(message, envelope, parent)
+        elif parent is not None:  # not recording, but the events the handler records stay in the trace
+            token = otel_context.attach(parent)
+            try:
+                await self._process(message, envelope)
+            finally:
+                otel_context.detach(token)
+        else:
+            await self._process(message, envelope)
+
+    async def _traced(self, message: Message, envelope: EventEnvelope, parent: otel_context.Context | None) -> None:
+        """Handle the message inside a CONSUMER span, a child of the span that recorded the event."""
+        with self.tracing.tracer.start_as_current_span(
+            f"process {message.topic}",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.operation.type": "process",
+                "messaging.destination.name": message.topic,
+                "messaging.destination.partition.id": str(message.partition),
+                "messaging.kafka.offset": message.offset,
+                "messaging.consumer.group.name": self.consumer.name,
+                "messaging.message.id": str(envelope.event_id),
+                "claims.event_type": envelope.event_type,
+                "claims.claim_id": envelope.claim_id,
+                "claims.correlation_id": envelope.correlation_id,
+            },
+        ) as span:
+            result = await self._process(message, envelope)
+            span.set_attribute("claims.consumer.result", result)
+            if result == "dead_lettered":
+                span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
+
+    async def _process(self, message: Message, envelope: EventEnvelope) -> str:
+        """Apply with retries; returns ``applied``, ``duplicate`` or ``dead_lettered``."""
         failures = 0
         outage_wait = self.backoff_seconds
         while True:
             try:
-                applied = await self.consumer.handle(envelope)
-                self._count(envelope.event_type, "applied" if applied else "duplicate")
-                return
+                result = "applied" if await self.consumer.handle(envelope) else "duplicate"
+                self._count(envelope.event_type, result)
+                return result
             except asyncio.CancelledError:
                 raise
             except PoisonMessage as exc:
                 await self._dead(message, envelope.event_type, str(exc))
-                return
+                return "dead_lettered"
             except Exception as exc:
                 if is_transient(exc):
                     log.warning("consumer waiting out an outage", consumer=self.consumer.name, error=describe(exc))
@@ -157,7 +199,7 @@ class MessageProcessor:
                 failures += 1
                 if failures >= self.max_attempts:
                     await self._dead(message, envelope.event_type, describe(exc))
-                    return
+                    return "dead_lettered"
                 log.warning(
                     "handler failed; retrying", consumer=self.consumer.name, attempt=failures, error=describe(exc)
                 )

@@ -9,6 +9,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 
 from claims_platform.context import claim_id_var, correlation_id_var
 
@@ -51,9 +52,13 @@ def mask_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
 
 
 def context_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: add the current claim id and correlation id."""
+    """structlog processor: add the current claim id and correlation id, and the trace id inside a trace."""
     event_dict.setdefault("correlation_id", correlation_id_var.get())
     event_dict.setdefault("claim_id", claim_id_var.get())
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:
+        event_dict.setdefault("trace_id", format(span.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(span.span_id, "016x"))
     return event_dict
 
 

@@ -22,11 +22,24 @@ class ServiceMetrics:
         self.events_published = Counter(
             "events_published_total", "Events published from the outbox", registry=self.registry
         )
-        self.outbox_backlog = Gauge("outbox_backlog", "Events waiting in the outbox", registry=self.registry)
+        self.outbox_backlog = Gauge(
+            "outbox_backlog", "Events waiting in the outbox, counted at the scrape", registry=self.registry
+        )
         self.events_consumed = Counter(
             "events_consumed_total", "Events consumed", ["consumer", "event_type", "result"], registry=self.registry
         )
-        self.consumer_lag = Gauge("consumer_lag", "Messages not yet consumed", ["consumer"], registry=self.registry)
+        self.consumer_lag = Gauge(
+            "consumer_lag",
+            "Messages of the group's topics not yet consumed and committed (whole group), as of the scrape",
+            ["consumer"],
+            registry=self.registry,
+        )
+        self.dlq_size = Gauge(
+            "dlq_size",
+            "Dead letters on <topic>.dlq not yet replayed, per source topic this service consumes",
+            ["topic"],
+            registry=self.registry,
+        )
         self.info = Gauge("service_info", "Service identity", ["service"], registry=self.registry)
         self.info.labels(service).set(1)
 

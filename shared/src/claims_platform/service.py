@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,22 +20,27 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from claims_platform.auth import Authenticator
-from claims_platform.bus.base import EventBus
+from claims_platform.bus.base import EventBus, ObservableBus
 from claims_platform.bus.kafka import KafkaBus
 from claims_platform.bus.memory import InMemoryBus
 from claims_platform.context import correlation_id_var
 from claims_platform.db import Database
 from claims_platform.errors import BodyGuardMiddleware, install_error_handlers
-from claims_platform.inbox import EventHandler, IdempotentConsumer, MessageProcessor
+from claims_platform.inbox import EventHandler, IdempotentConsumer, MessageProcessor, describe
 from claims_platform.logging import configure_logging, get_logger
 from claims_platform.metrics import MetricsMiddleware, ServiceMetrics
 from claims_platform.migrations import is_up_to_date, upgrade
 from claims_platform.outbox import OutboxRelay
 from claims_platform.settings import ServiceSettings
+from claims_platform.tracing import Tracing, TracingMiddleware
 
 log = get_logger(__name__)
 
 _CORRELATION = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+ScrapeHook = Callable[[], Awaitable[None]]
+SCRAPE_TIMEOUT_SECONDS = 2.0
+"""How long ``/metrics`` waits for each collect-on-scrape hook; one that is late keeps its previous values."""
 
 
 def build_bus(settings: ServiceSettings) -> EventBus:
@@ -80,12 +85,20 @@ class CorrelationMiddleware:
 class ServiceRuntime:
     """Everything a service runs besides its own routes and handlers."""
 
-    def __init__(self, settings: ServiceSettings, *, migrations: Path, bus: EventBus | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        migrations: Path,
+        bus: EventBus | None = None,
+        tracing: Tracing | None = None,
+    ) -> None:
         self.settings = settings
         self.name = settings.service_name
         self.migrations = migrations
         self.db = Database(settings.effective_database_url, producer=self.name, pool_size=settings.db_pool_size)
         self.metrics = ServiceMetrics(self.name)
+        self.tracing = tracing if tracing is not None else Tracing.from_settings(settings)
         self.owns_bus = bus is None
         self.bus = bus if bus is not None else build_bus(settings)
         self.relay = OutboxRelay(
@@ -97,8 +110,10 @@ class ServiceRuntime:
         )
         self.db.on_outbox_commit(self.relay.wake)
         self.consumers: list[IdempotentConsumer] = []
+        self._consumed_topics: set[str] = set()
         self._relay_task: asyncio.Task[None] | None = None
         self._migrated = False
+        self._scrape_hooks: list[ScrapeHook] = [self._scrape_outbox, self._scrape_lag, self._scrape_dead_letters]
 
     def consume(self, name: str, topics: Sequence[str], handlers: Mapping[str, EventHandler]) -> IdempotentConsumer:
         """Subscribe a consumer group ``name`` whose handlers run once per event, in the event's transaction."""
@@ -109,10 +124,47 @@ class ServiceRuntime:
             max_attempts=self.settings.consumer_max_attempts,
             backoff_seconds=self.settings.consumer_backoff_seconds,
             metrics=self.metrics,
+            tracing=self.tracing,
         )
         self.bus.subscribe(name, topics, processor)
         self.consumers.append(consumer)
+        self._consumed_topics.update(topics)
         return consumer
+
+    def on_scrape(self, hook: ScrapeHook) -> None:
+        """Run ``hook`` (an async function setting gauges on ``metrics.registry``) before each ``/metrics``.
+
+        Hooks run side by side, each bounded by ``SCRAPE_TIMEOUT_SECONDS``; one that fails or is late is
+        logged and its gauges keep their previous values. Keep them cheap: a scrape comes every few seconds.
+        """
+        self._scrape_hooks.append(hook)
+
+    async def collect(self) -> None:
+        """Run every collect-on-scrape hook (what ``/metrics`` does before rendering)."""
+        await asyncio.gather(*(self._run_hook(hook) for hook in self._scrape_hooks))
+
+    async def _run_hook(self, hook: ScrapeHook) -> None:
+        try:
+            await asyncio.wait_for(hook(), SCRAPE_TIMEOUT_SECONDS)
+        except Exception as exc:
+            name = getattr(hook, "__qualname__", repr(hook))
+            log.warning("metrics hook failed; its values are stale", hook=name, error=describe(exc))
+
+    async def _scrape_outbox(self) -> None:
+        self.metrics.outbox_backlog.set(await self.relay.backlog())
+
+    async def _scrape_lag(self) -> None:
+        if not self.consumers or not isinstance(self.bus, ObservableBus):
+            return
+        lags = await self.bus.refresh_lag()
+        for consumer in self.consumers:
+            self.metrics.consumer_lag.labels(consumer.name).set(lags.get(consumer.name, 0))
+
+    async def _scrape_dead_letters(self) -> None:
+        if not self._consumed_topics or not isinstance(self.bus, ObservableBus):
+            return
+        for topic, count in (await self.bus.dead_letter_counts(sorted(self._consumed_topics))).items():
+            self.metrics.dlq_size.labels(topic).set(count)
 
     async def migrate(self) -> None:
         """Bring the database to the latest migration."""
@@ -151,6 +203,7 @@ class ServiceRuntime:
         if self.owns_bus:
             await self.bus.stop()
         await self.db.dispose()
+        await asyncio.to_thread(self.tracing.flush)
 
     async def readiness(self) -> dict[str, bool]:
         """Database reachable, migrations applied, bus reachable."""
@@ -200,6 +253,7 @@ class ServiceRuntime:
             BodyGuardMiddleware, max_bytes=self.settings.max_body_bytes, max_depth=self.settings.max_json_depth
         )
         app.add_middleware(MetricsMiddleware, metrics=self.metrics)
+        app.add_middleware(TracingMiddleware, tracing=self.tracing)
         app.add_middleware(CorrelationMiddleware)
         app.include_router(self._ops_router())
         for router in routers:
@@ -228,10 +282,7 @@ class ServiceRuntime:
 
         @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
         async def metrics() -> Response:
-            lag = getattr(self.bus, "lag", None)
-            if callable(lag):
-                for group, value in lag().items():
-                    self.metrics.consumer_lag.labels(group).set(value)
+            await self.collect()
             return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
         return router

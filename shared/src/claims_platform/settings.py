@@ -7,6 +7,7 @@ Nothing is read at import time: a service builds its settings in its composition
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -47,6 +48,7 @@ class ServiceSettings(BaseSettings):
     relay_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
     consumer_backoff_seconds: float = Field(default=0.2, ge=0, le=60)
+    otel_exporter_otlp_endpoint: str | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -80,6 +82,19 @@ class ServiceSettings(BaseSettings):
         if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("CLAIMS_JWT_SECRET must be at least 32 characters")
         return self
+
+    @property
+    def otlp_traces_endpoint(self) -> str | None:
+        """Where spans go (OTLP over HTTP), or None: no exporter.
+
+        ``CLAIMS_OTEL_EXPORTER_OTLP_ENDPOINT`` first, then the standard ``OTEL_EXPORTER_OTLP_ENDPOINT``; both
+        name the collector's base URL (``http://collector:4318``), to which ``/v1/traces`` is added.
+        """
+        base = self.otel_exporter_otlp_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
+        if base is None:
+            return None
+        base = base.rstrip("/")
+        return base if base.endswith("/v1/traces") else f"{base}/v1/traces"
 
     @property
     def listen_port(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,17 @@ class EventBus(Protocol):
 
     async def ready(self) -> bool:
         """Whether the bus is reachable."""
+
+
+@runtime_checkable
+class ObservableBus(Protocol):
+    """A bus that can tell its consumer lag and dead-letter counts (for ``/metrics``)."""
+
+    async def refresh_lag(self) -> dict[str, int]:
+        """Messages not yet consumed and committed, per consumer group."""
+
+    async def dead_letter_counts(self, topics: Sequence[str]) -> dict[str, int]:
+        """Dead letters not yet replayed, per source topic."""
 
 
 def dead_letter_headers(group: str, message: Message, error: str) -> tuple[tuple[str, bytes], ...]:

@@ -18,6 +18,9 @@ from claims_platform.logging import get_logger
 
 log = get_logger(__name__)
 
+REPLAY_GROUP = "claims-dlq-replay"
+"""The consumer group whose committed offsets mark how far ``dlq-replay`` got on each dead-letter topic."""
+
 
 def _message(rec: ConsumerRecord[bytes, bytes]) -> Message:
     return Message(
@@ -81,7 +84,8 @@ class KafkaBus:
         self._subs: list[_Subscription] = []
         self._running = False
         self._lag: dict[str, int] = {}
-        self._tp_lag: dict[tuple[str, TopicPartition], int] = {}
+        self._observer: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
+        self._observer_lock = asyncio.Lock()
 
     def _physical(self, topic: str) -> str:
         return self.topic_prefix + topic
@@ -124,6 +128,7 @@ class KafkaBus:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+        await self._close_observer()
 
     def subscribe(self, group: str, topics: Sequence[str], handler: MessageHandler) -> None:
         """Register a consumer group; it starts with the bus."""
@@ -188,8 +193,94 @@ class KafkaBus:
                 await admin.close()
 
     def lag(self) -> dict[str, int]:
-        """Messages not yet consumed, per group (as of the last poll)."""
+        """Messages not yet consumed and committed, per group, as of the last ``refresh_lag``."""
         return dict(self._lag)
+
+    async def refresh_lag(self) -> dict[str, int]:
+        """Per consumer group of this bus: messages of its topics past the group's committed offsets.
+
+        Counted for the whole group (every partition, whoever holds it), from the brokers' end offsets
+        and the group's commits, so every replica reports the same number and a stuck or dead member's
+        partitions count too.
+        """
+        if not self._running or not self._subs:
+            return dict(self._lag)
+        topics = {t for sub in self._subs for t in sub.topics}
+        tps = await self._partitions([self._physical(t) for t in sorted(topics)])
+        for sub in self._subs:
+            mine = {self._physical(t) for t in sub.topics}
+            left = await self._unconsumed(self.topic_prefix + sub.group, [tp for tp in tps if tp.topic in mine])
+            self._lag[sub.group] = sum(left.values())
+        return dict(self._lag)
+
+    async def dead_letter_counts(self, topics: Sequence[str]) -> dict[str, int]:
+        """Per source topic: messages on its dead-letter topic that ``dlq-replay`` has not replayed yet."""
+        counts = dict.fromkeys(topics, 0)
+        if not self._running or not topics:
+            return counts
+        dlqs = {self._physical(dlq_topic(t)): t for t in topics}
+        tps = await self._partitions(list(dlqs))
+        for tp, left in (await self._unconsumed(REPLAY_GROUP, tps)).items():
+            counts[dlqs[tp.topic]] += left
+        return counts
+
+    async def _observer_clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        """An admin client and a group-less reader, kept for the metrics (one connection, not one per scrape)."""
+        async with self._observer_lock:
+            if self._observer is None:
+                admin = AIOKafkaAdminClient(
+                    bootstrap_servers=self.bootstrap_servers, client_id=f"{self.client_id}:metrics"
+                )
+                reader = AIOKafkaConsumer(
+                    bootstrap_servers=self.bootstrap_servers,
+                    client_id=f"{self.client_id}:metrics",
+                    enable_auto_commit=False,
+                )
+                try:
+                    await admin.start()
+                    await reader.start()
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await admin.close()
+                    with contextlib.suppress(Exception):
+                        await reader.stop()
+                    raise
+                self._observer = (admin, reader)
+            return self._observer
+
+    async def _close_observer(self) -> None:
+        if self._observer is not None:
+            admin, reader = self._observer
+            self._observer = None
+            with contextlib.suppress(Exception):
+                await reader.stop()
+            with contextlib.suppress(Exception):
+                await admin.close()
+
+    async def _partitions(self, physical_topics: Sequence[str]) -> list[TopicPartition]:
+        _, reader = await self._observer_clients()
+        cluster = await reader._client.fetch_all_metadata()
+        return [
+            TopicPartition(topic, p)
+            for topic in physical_topics
+            for p in sorted(cluster.partitions_for_topic(topic) or ())
+        ]
+
+    async def _unconsumed(self, group: str, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Per partition: end offset minus the group's committed offset (or the log start, if none)."""
+        if not tps:
+            return {}
+        admin, reader = await self._observer_clients()
+        starts = await reader.beginning_offsets(tps)
+        ends = await reader.end_offsets(tps)
+        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+        left: dict[TopicPartition, int] = {}
+        for tp in tps:
+            start = starts.get(tp, 0)
+            done = committed.get(tp)
+            base = max(start, done.offset) if done is not None and done.offset >= 0 else start
+            left[tp] = max(0, ends.get(tp, start) - base)
+        return left
 
     async def _consume(self, sub: _Subscription) -> None:
         while self._running:
@@ -228,7 +319,6 @@ class KafkaBus:
             message = _message(rec)
             await sub.handler(replace(message, topic=self._logical(message.topic)))
         await self._commit(consumer, tp, records[-1].offset + 1)
-        self._record_lag(sub.group, consumer, tp, records[-1].offset + 1)
 
     @staticmethod
     async def _commit(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
@@ -238,18 +328,12 @@ class KafkaBus:
             # Partition moved to another member: it will redeliver, and the inbox makes that harmless.
             log.warning("offset commit failed", topic=tp.topic, partition=tp.partition, error=str(exc))
 
-    def _record_lag(self, group: str, consumer: AIOKafkaConsumer, tp: TopicPartition, committed: int) -> None:
-        high = consumer.highwater(tp)
-        if high is not None:
-            self._tp_lag[(group, tp)] = max(0, high - committed)
-            self._lag[group] = sum(v for (g, _), v in self._tp_lag.items() if g == group)
-
 
 async def replay_dead_letters(
     bootstrap_servers: str,
     topic: str,
     *,
-    group: str = "claims-dlq-replay",
+    group: str = REPLAY_GROUP,
     timeout_s: float = 10.0,
     topic_prefix: str = "",
 ) -> int:

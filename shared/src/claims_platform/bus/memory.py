@@ -90,6 +90,26 @@ class InMemoryBus:
         )
         return len(mine)
 
+    def lag(self) -> dict[str, int]:
+        """Messages queued and not yet taken, per consumer group."""
+        lags: dict[str, int] = {}
+        for sub in self._subs:
+            lags[sub.group] = lags.get(sub.group, 0) + sub.queue.qsize()
+        return lags
+
+    async def refresh_lag(self) -> dict[str, int]:
+        """Same as ``lag()``: nothing to ask anyone."""
+        return self.lag()
+
+    async def dead_letter_counts(self, topics: Sequence[str]) -> dict[str, int]:
+        """Dead letters held and not yet replayed, per source topic."""
+        counts = dict.fromkeys(topics, 0)
+        for dead in self.dead_letters:
+            source = dead.header("dlq.source_topic")
+            if source in counts:
+                counts[source] += 1
+        return counts
+
     async def ready(self) -> bool:
         """Always reachable while running."""
         return self._running
