@@ -182,6 +182,12 @@ def asyncapi_document() -> dict[str, Any]:
                             "type": "string",
                             "description": "The envelope's correlation_id, for tracing.",
                         },
+                        "event_id": {"type": "string", "description": "The envelope's event_id."},
+                        "traceparent": {
+                            "type": "string",
+                            "description": "W3C trace context of the cause, when it was traced.",
+                        },
+                        "tracestate": {"type": "string", "description": "W3C trace state, with traceparent."},
                     },
                 },
             },
