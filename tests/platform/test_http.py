@@ -160,3 +160,13 @@ async def test_an_outage_is_503_with_retry_after(client, jwt_secret):
     assert resp.headers["retry-after"] == "2"
     assert "55432" not in resp.text
     assert "retry" in body["detail"]
+
+
+async def test_a_request_log_line_carries_its_correlation_id(client, jwt_secret, capsys):
+    import json
+
+    await client.get("/v1/boom", headers={**_auth(jwt_secret, "admin"), "X-Correlation-ID": "corr-from-portal-9"})
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    errors = [x for x in lines if x.get("event") == "unhandled error"]
+    assert errors, lines
+    assert errors[0]["correlation_id"] == "corr-from-portal-9"

@@ -192,9 +192,7 @@ def load_plans(
                 target[key] = _json_safe(body)
     if not plans and not policies:
         raise typer.BadParameter("the files hold no plans and no policies")
-    if admin_token is None:
-        secret = os.environ.get("CLAIMS_JWT_SECRET") or development_secret(data_dir)
-        admin_token = mint_token(secret, "claims-admin", ["admin"], ttl_seconds=600)
+    admin_token = admin_token or _admin_token(data_dir)
     requests = [(f"/v1/plans/{quote(code, safe='')}", "plan", code, body) for code, body in plans.items()]
     requests += [
         (f"/v1/policies/{quote(number, safe='')}", "policy", number, body) for number, body in policies.items()
@@ -213,6 +211,45 @@ def load_plans(
             typer.echo(f"{kind} {key}: {response.status_code} {_problem_text(response)}", err=True)
             raise typer.Exit(1)
     typer.echo(f"loaded {len(plans)} plan(s) and {len(policies)} polic{'y' if len(policies) == 1 else 'ies'}")
+
+
+def _admin_token(data_dir: Path) -> str:
+    """A short-lived admin token signed with CLAIMS_JWT_SECRET (or the embedded mode's secret)."""
+    secret = os.environ.get("CLAIMS_JWT_SECRET") or development_secret(data_dir)
+    return mint_token(secret, "claims-admin", ["admin"], ttl_seconds=600)
+
+
+@app.command("expire-claims")
+def expire_claims(
+    url: Annotated[
+        str, typer.Option(envvar="CLAIMS_ADMIN_INTAKE_URL", help="The intake service's base URL.")
+    ] = "http://127.0.0.1:8001",
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="CLAIMS_ADMIN_TOKEN",
+            help="A bearer token with the admin role; by default one is minted from CLAIMS_JWT_SECRET.",
+        ),
+    ] = None,
+    data_dir: Annotated[Path, typer.Option(envvar="CLAIMS_DATA_DIR", help="Where the dev secret lives.")] = Path(
+        ".data"
+    ),
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 120.0,
+) -> None:
+    """Run intake's expiry job now: close claims whose requested documents are overdue."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {admin_token or _admin_token(data_dir)}", "Accept": "application/json"}
+    try:
+        response = httpx.post(f"{url.rstrip('/')}/v1/jobs/expire", headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        typer.echo(f"cannot reach {url}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if not response.is_success:
+        typer.echo(f"expiry job refused: {response.status_code} {_problem_text(response)}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"expired {response.json()['expired']} claim(s)")
 
 
 if __name__ == "__main__":  # pragma: no cover

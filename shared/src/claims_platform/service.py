@@ -78,8 +78,11 @@ class CorrelationMiddleware:
 
         try:
             await self.app(scope, receive, _send)
-        finally:
-            correlation_id_var.reset(token)
+        except Exception:
+            # The handler of unexpected errors runs outside this middleware (Starlette's outermost one):
+            # leave the id in this request's context so its log line still carries it.
+            raise
+        correlation_id_var.reset(token)
 
 
 class ServiceRuntime:
