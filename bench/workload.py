@@ -8,7 +8,6 @@ without review, never a suspected duplicate and far from the HIGH_FREQUENCY thre
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import time
 import uuid
@@ -17,78 +16,18 @@ from typing import Any
 
 import httpx
 
+from claims_contracts import examples
 from claims_platform.auth import mint_token
 
-PDF = base64.b64encode(b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n").decode()
-OUTPATIENT_DOCS = ("claim_form", "id_proof", "itemized_bill", "invoice", "medical_record")
 PAYABLE = "450.00"
 MEMBERS_PER_POLICY = 500
 
-PLAN = {
-    "name": "Standard medical 2026",
-    "currency": "CNY",
-    "annual_deductible": "500.00",
-    "annual_limit": "200000.00",
-    "per_claim_limit": None,
-    "waiting_period_days": 30,
-    "excluded_diagnoses": ["O", "K02", "Z41"],
-    "review_threshold": "50000.00",
-    "categories": {
-        "consultation": {"coinsurance": "0.80"},
-        "examination": {"coinsurance": "0.80"},
-        "imaging": {"coinsurance": "0.80"},
-        "surgery": {"coinsurance": "0.90"},
-        "drugs": {"coinsurance": "0.70", "annual_sublimit": "20000.00"},
-        "room": {"coinsurance": "1.00", "per_day_limit": "300.00", "deductible_applies": False},
-        "nursing": {"coinsurance": "0.80"},
-        "consumables": {"coinsurance": "0.50"},
-    },
-}
-
-
-def _line(no: int, category: str, code: str, desc: str, qty: str, price: str, amount: str) -> dict[str, Any]:
-    return {
-        "line_no": no,
-        "service_date": "2026-03-10",
-        "category": category,
-        "code": code,
-        "description": desc,
-        "quantity": qty,
-        "unit_price": price,
-        "amount": amount,
-    }
+PLAN = examples.standard_plan()
 
 
 def claim_body(policy: str, member: str) -> dict[str, Any]:
     """The worked example of DOMAIN.md for one member: complete, payable 450.00."""
-    drugs = _line(3, "drugs", "D-555", "阿莫西林", "3", "100.00", "300.00") | {"other_insurance_paid": "0.00"}
-    return {
-        "policy_number": policy,
-        "member": {
-            "member_id": member,
-            "name": "张三",
-            "id_type": "resident_id",
-            "id_number": "110101199003071234",
-            "phone": "+8613800000000",
-            "email": "zhangsan@example.com",
-        },
-        "provider": {"provider_id": "H-001", "name": "北京协和医院"},
-        "claim_type": "outpatient",
-        "accident": False,
-        "diagnoses": [{"code": "J18.9", "primary": True}],
-        "lines": [
-            _line(1, "consultation", "C-001", "门诊诊查", "1", "200.00", "200.00"),
-            _line(2, "examination", "E-100", "胸部CT", "1", "600.00", "600.00"),
-            drugs,
-        ],
-        "currency": "CNY",
-        "payee": "member",
-        "bank_account": {"holder": "张三", "account_number": "6222020200001234567", "bank_code": "ICBC"},
-        "documents": [
-            {"type": d, "filename": f"{d}.pdf", "content_type": "application/pdf", "content_base64": PDF}
-            for d in OUTPATIENT_DOCS
-        ],
-    }
+    return examples.claim_submission(policy, member)
 
 
 @dataclass(frozen=True)
@@ -124,14 +63,7 @@ async def load_reference_data(
         members.setdefault(w.policy, []).append(w.member)
 
     async def put_policy(policy: str, ids: list[str]) -> None:
-        body = {
-            "plan_code": "STD-2026",
-            "holder_name": "张三",
-            "effective_date": "2026-01-01",
-            "expiry_date": "2026-12-31",
-            "status": "active",
-            "members": [{"member_id": m, "name": "张三"} for m in ids],
-        }
+        body = examples.standard_policy(ids)
         r = await client.put(f"{adjudication}/v1/policies/{policy}", json=body, headers=admin, timeout=60)
         if r.status_code not in (200, 201):
             raise RuntimeError(f"policy {policy}: {r.status_code} {r.text[:500]}")

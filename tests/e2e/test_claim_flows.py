@@ -16,107 +16,26 @@ from typing import Any
 
 import httpx
 
-PDF = base64.b64encode(b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n").decode()
-OUTPATIENT_DOCS = ("claim_form", "id_proof", "itemized_bill", "invoice", "medical_record")
+from claims_contracts import examples
+
+PDF = examples.TINY_PDF_BASE64
+OUTPATIENT_DOCS = examples.OUTPATIENT_DOCUMENTS
 ID_NUMBER = "110101199003071234"
 ACCOUNT_NUMBER = "6222020200001234567"
 
-PLAN = {
-    "name": "Standard medical 2026",
-    "currency": "CNY",
-    "annual_deductible": "500.00",
-    "annual_limit": "200000.00",
-    "per_claim_limit": None,
-    "waiting_period_days": 30,
-    "excluded_diagnoses": ["O", "K02", "Z41"],
-    "review_threshold": "50000.00",
-    "categories": {
-        "consultation": {"coinsurance": "0.80"},
-        "examination": {"coinsurance": "0.80"},
-        "imaging": {"coinsurance": "0.80"},
-        "surgery": {"coinsurance": "0.90"},
-        "drugs": {"coinsurance": "0.70", "annual_sublimit": "20000.00"},
-        "room": {"coinsurance": "1.00", "per_day_limit": "300.00", "deductible_applies": False},
-        "nursing": {"coinsurance": "0.80"},
-        "consumables": {"coinsurance": "0.50"},
-    },
-}
+PLAN = examples.standard_plan()
 # The same benefits, but every claim above 1,000.00 goes to a reviewer (HIGH_AMOUNT).
-REVIEWED_PLAN = {**PLAN, "name": "Reviewed medical 2026", "review_threshold": "1000.00"}
+REVIEWED_PLAN = examples.standard_plan(name="Reviewed medical 2026", review_threshold="1000.00")
 
-WORKED_EXAMPLE_LINES: list[dict[str, Any]] = [
-    {
-        "line_no": 1,
-        "service_date": "2026-03-10",
-        "category": "consultation",
-        "code": "C-001",
-        "description": "门诊诊查",
-        "quantity": "1",
-        "unit_price": "200.00",
-        "amount": "200.00",
-    },
-    {
-        "line_no": 2,
-        "service_date": "2026-03-10",
-        "category": "examination",
-        "code": "E-100",
-        "description": "胸部CT",
-        "quantity": "1",
-        "unit_price": "600.00",
-        "amount": "600.00",
-    },
-    {
-        "line_no": 3,
-        "service_date": "2026-03-10",
-        "category": "drugs",
-        "code": "D-555",
-        "description": "阿莫西林",
-        "quantity": "3",
-        "unit_price": "100.00",
-        "amount": "300.00",
-        "other_insurance_paid": "0.00",
-    },
-]
-SURGERY_LINES: list[dict[str, Any]] = [
-    {
-        "line_no": 1,
-        "service_date": "2026-03-10",
-        "category": "surgery",
-        "code": "S-900",
-        "description": "胸腔镜手术",
-        "quantity": "1",
-        "unit_price": "60000.00",
-        "amount": "60000.00",
-    }
-]
+WORKED_EXAMPLE_LINES = examples.worked_example_lines()
+SURGERY_LINES = [examples.line(1, "surgery", "S-900", "胸腔镜手术", "1", "60000.00", "60000.00")]
 
 
 # --- helpers: what a client of the suite does ---------------------------------------------------
 
 
 def _claim(policy: str, member: str, docs: tuple[str, ...], lines: list[dict[str, Any]] | None = None) -> dict:
-    return {
-        "policy_number": policy,
-        "member": {
-            "member_id": member,
-            "name": "张三",
-            "id_type": "resident_id",
-            "id_number": ID_NUMBER,
-            "phone": "+8613800000000",
-            "email": "zhangsan@example.com",
-        },
-        "provider": {"provider_id": "H-001", "name": "北京协和医院"},
-        "claim_type": "outpatient",
-        "accident": False,
-        "diagnoses": [{"code": "J18.9", "primary": True}],
-        "lines": lines if lines is not None else WORKED_EXAMPLE_LINES,
-        "currency": "CNY",
-        "payee": "member",
-        "bank_account": {"holder": "张三", "account_number": ACCOUNT_NUMBER, "bank_code": "ICBC"},
-        "documents": [
-            {"type": d, "filename": f"{d}.pdf", "content_type": "application/pdf", "content_base64": PDF} for d in docs
-        ],
-    }
+    return examples.claim_submission(policy, member, document_types=docs, lines=lines)
 
 
 def _until(get, predicate, timeout: float = 60.0) -> Any:
@@ -146,14 +65,7 @@ def _new_policy(stack, plan_code: str = "STD-2026", plan: dict = PLAN) -> tuple[
     adj, admin = stack.urls["adjudication"], stack.tokens["admin"]
     resp = httpx.put(f"{adj}/v1/plans/{plan_code}", json=plan, headers=admin, timeout=10)
     assert resp.status_code in (200, 201), resp.text
-    body = {
-        "plan_code": plan_code,
-        "holder_name": "张三",
-        "effective_date": "2026-01-01",
-        "expiry_date": "2026-12-31",
-        "status": "active",
-        "members": [{"member_id": member, "name": "张三"}],
-    }
+    body = examples.standard_policy([member], plan_code=plan_code)
     resp = httpx.put(f"{adj}/v1/policies/{policy}", json=body, headers=admin, timeout=10)
     assert resp.status_code in (200, 201), resp.text
     return member, policy

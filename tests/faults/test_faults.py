@@ -21,7 +21,6 @@ then checks one promise. See ``docs/faults.md``.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import signal
 import threading
@@ -43,6 +42,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
+from claims_contracts import examples
 from claims_platform.localstack import LocalSuite
 from claims_platform.testing import bearer
 
@@ -73,72 +73,12 @@ MISMATCHED_TYPE = {
     "claims.notification.v1": "NotificationSent",
 }
 
-PDF = base64.b64encode(b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n").decode()
-OUTPATIENT_DOCS = ("claim_form", "id_proof", "itemized_bill", "invoice", "medical_record")
-PLAN = {
-    "name": "Standard medical 2026",
-    "currency": "CNY",
-    "annual_deductible": "500.00",
-    "annual_limit": "200000.00",
-    "per_claim_limit": None,
-    "waiting_period_days": 30,
-    "excluded_diagnoses": ["O", "K02", "Z41"],
-    "review_threshold": "50000.00",
-    "categories": {
-        "consultation": {"coinsurance": "0.80"},
-        "examination": {"coinsurance": "0.80"},
-        "imaging": {"coinsurance": "0.80"},
-        "surgery": {"coinsurance": "0.90"},
-        "drugs": {"coinsurance": "0.70", "annual_sublimit": "20000.00"},
-        "room": {"coinsurance": "1.00", "per_day_limit": "300.00", "deductible_applies": False},
-        "nursing": {"coinsurance": "0.80"},
-        "consumables": {"coinsurance": "0.50"},
-    },
-}
+PLAN = examples.standard_plan()
 
 
 def claim_body(policy: str, member: str) -> dict[str, Any]:
     """The worked example (charged 1100.00, payable 450.00), complete with its documents."""
-
-    def line(no: int, category: str, code: str, description: str, qty: str, price: str, amount: str) -> dict:
-        return {
-            "line_no": no,
-            "service_date": "2026-03-10",
-            "category": category,
-            "code": code,
-            "description": description,
-            "quantity": qty,
-            "unit_price": price,
-            "amount": amount,
-        }
-
-    return {
-        "policy_number": policy,
-        "member": {
-            "member_id": member,
-            "name": "张三",
-            "id_type": "resident_id",
-            "id_number": "110101199003071234",
-            "phone": "+8613800000000",
-            "email": "zhangsan@example.com",
-        },
-        "provider": {"provider_id": "H-001", "name": "北京协和医院"},
-        "claim_type": "outpatient",
-        "accident": False,
-        "diagnoses": [{"code": "J18.9", "primary": True}],
-        "lines": [
-            line(1, "consultation", "C-001", "门诊诊查", "1", "200.00", "200.00"),
-            line(2, "examination", "E-100", "胸部CT", "1", "600.00", "600.00"),
-            {**line(3, "drugs", "D-555", "阿莫西林", "3", "100.00", "300.00"), "other_insurance_paid": "0.00"},
-        ],
-        "currency": "CNY",
-        "payee": "member",
-        "bank_account": {"holder": "张三", "account_number": "6222020200001234567", "bank_code": "ICBC"},
-        "documents": [
-            {"type": d, "filename": f"{d}.pdf", "content_type": "application/pdf", "content_base64": PDF}
-            for d in OUTPATIENT_DOCS
-        ],
-    }
+    return examples.claim_submission(policy, member)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -377,14 +317,7 @@ def load_plan_and_policy(suite: LocalSuite, admin: dict[str, str], policy: str, 
     adj = suite.urls["adjudication"]
     resp = httpx.put(f"{adj}/v1/plans/STD-2026", json=PLAN, headers=admin, timeout=10)
     assert resp.status_code in (200, 201), resp.text
-    body = {
-        "plan_code": "STD-2026",
-        "holder_name": "张三",
-        "effective_date": "2026-01-01",
-        "expiry_date": "2026-12-31",
-        "status": "active",
-        "members": [{"member_id": m, "name": "张三"} for m in members],
-    }
+    body = examples.standard_policy(members)
     resp = httpx.put(f"{adj}/v1/policies/{policy}", json=body, headers=admin, timeout=10)
     assert resp.status_code in (200, 201), resp.text
 

@@ -160,3 +160,70 @@ async def test_poison_message_goes_to_dead_letter_topic_and_consumer_keeps_going
         return await effects(runtime, failing_claim_fixed) == 1
 
     await wait_for(fixed_applied)
+
+
+async def test_one_claims_events_from_two_topics_are_applied_one_at_a_time(
+    fresh_pg_url, kafka_bootstrap, topic_prefix, make_runtime, make_event, effects, wait_for, kafka_produce
+):
+    """A read-modify-write handler loses no update although the topics' partitions are handled side by side."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from claims_contracts.events import VerificationRequested
+    from claims_contracts.topics import ADJUDICATION_TOPIC
+
+    async def slow_increment(uow, envelope, payload) -> None:  # type: ignore[no-untyped-def]
+        seen = (
+            await uow.session.execute(
+                text("SELECT applied FROM probe_effects WHERE claim_id = :c"), {"c": envelope.claim_id}
+            )
+        ).scalar()
+        await asyncio.sleep(0.05)
+        if seen is None:
+            await uow.session.execute(
+                text("INSERT INTO probe_effects (claim_id, applied) VALUES (:c, 1)"), {"c": envelope.claim_id}
+            )
+        else:
+            await uow.session.execute(
+                text("UPDATE probe_effects SET applied = :n WHERE claim_id = :c"),
+                {"n": seen + 1, "c": envelope.claim_id},
+            )
+
+    await make_runtime(fresh_pg_url, kafka=kafka_bootstrap, prefix=topic_prefix)  # creates the topics
+    claim = f"C-{uuid.uuid4().hex[:8]}"
+    asked = VerificationRequested(
+        claim_id=claim, review_id="R-1", provider_id="H-001", message="please confirm", requested_by="adj-1"
+    )
+    intake_events = [(claim.encode(), _envelope(make_event, claim).model_dump_json().encode()) for _ in range(4)]
+    adjudication_events = [
+        (claim.encode(), EventEnvelope.wrap(asked, claim_id=claim, producer="test").model_dump_json().encode())
+        for _ in range(4)
+    ]
+    await asyncio.gather(
+        kafka_produce(kafka_bootstrap, topic_prefix + INTAKE_TOPIC, *intake_events),
+        kafka_produce(kafka_bootstrap, topic_prefix + ADJUDICATION_TOPIC, *adjudication_events),
+    )
+
+    # Both topics hold the claim's events before the consumer starts, so its first polls take both.
+    runtime = await make_runtime(
+        fresh_pg_url,
+        kafka=kafka_bootstrap,
+        prefix=topic_prefix,
+        consumers={
+            "probe": (
+                [INTAKE_TOPIC, ADJUDICATION_TOPIC],
+                {"ClaimWithdrawn": slow_increment, "VerificationRequested": slow_increment},
+            )
+        },
+    )
+
+    async def all_applied() -> bool:
+        applied = runtime.metrics.events_consumed
+        return (
+            applied.labels("probe", "ClaimWithdrawn", "applied")._value.get()
+            + applied.labels("probe", "VerificationRequested", "applied")._value.get()
+        ) >= 8
+
+    await wait_for(all_applied)
+    assert await effects(runtime, claim) == 8

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ import sqlalchemy.exc
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from claims_contracts.envelope import EventEnvelope, EventPayload
@@ -61,6 +63,7 @@ class IdempotentConsumer:
         self.name = name
         self.db = db
         self.handlers = dict(handlers)
+        self._lock_space = zlib.crc32(f"consumer:{name}".encode()) & 0x7FFFFFFF
 
     def wants(self, event_type: str) -> bool:
         """Whether this consumer handles the event type."""
@@ -82,6 +85,14 @@ class IdempotentConsumer:
         )
         try:
             async with self.db.uow() as uow:
+                if not self.db.is_sqlite:
+                    # One claim's events come on several topics and partitions, and maybe to several
+                    # replicas: this consumer applies them one at a time per claim, so a handler always
+                    # sees what an earlier one committed (SQLite has a single writer anyway).
+                    await uow.session.execute(
+                        text("SELECT pg_advisory_xact_lock(:space, hashtext(:claim))"),
+                        {"space": self._lock_space, "claim": envelope.claim_id},
+                    )
                 dialect = postgresql if not self.db.is_sqlite else sqlite
                 stmt = (
                     dialect.insert(inbox)
