@@ -22,6 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 
+from claims_contracts import examples
 from claims_contracts.envelope import EventEnvelope, EventPayload
 from claims_contracts.events import (
     Adjustment,
@@ -283,38 +284,7 @@ def claim_received(claim_id: str, **member_over: Any) -> ClaimReceived:
             "claim_type": "outpatient",
             "accident": False,
             "diagnoses": [{"code": "J18.9", "primary": True}],
-            "lines": [
-                {
-                    "line_no": 1,
-                    "service_date": "2026-03-10",
-                    "category": "consultation",
-                    "code": "C-001",
-                    "description": "门诊诊查",
-                    "quantity": "1",
-                    "unit_price": "200.00",
-                    "amount": "200.00",
-                },
-                {
-                    "line_no": 2,
-                    "service_date": "2026-03-10",
-                    "category": "examination",
-                    "code": "E-100",
-                    "description": "胸部CT",
-                    "quantity": "1",
-                    "unit_price": "600.00",
-                    "amount": "600.00",
-                },
-                {
-                    "line_no": 3,
-                    "service_date": "2026-03-10",
-                    "category": "drugs",
-                    "code": "D-555",
-                    "description": "阿莫西林",
-                    "quantity": "3",
-                    "unit_price": "100.00",
-                    "amount": "300.00",
-                },
-            ],
+            "lines": examples.worked_example_lines(),
             "currency": "CNY",
             "payee": "member",
             "bank_account": {"holder": "张三", "account_number": "6222020200001234567", "bank_code": "ICBC"},
