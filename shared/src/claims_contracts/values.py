@@ -23,8 +23,12 @@ from pydantic import (
 )
 
 __all__ = [
+    "AccountNumber",
     "AdjustmentGroup",
     "AdjustmentReason",
+    "BankCode",
+    "BillCode",
+    "BillDescription",
     "Category",
     "Channel",
     "ClaimId",
@@ -368,3 +372,16 @@ class RiskReason(StrEnum):
     HIGH_FREQUENCY = "HIGH_FREQUENCY"
     UNIT_PRICE_OUTLIER = "UNIT_PRICE_OUTLIER"
     DISPUTE = "DISPUTE"
+
+
+AccountNumber = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{4,34}$")]
+"""A bank account number (domestic or IBAN), letters and digits only."""
+
+BankCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{2,20}$")]
+"""A bank's code (e.g. ICBC, or a BIC)."""
+
+BillCode = Annotated[str, StringConstraints(min_length=1, max_length=50)]
+"""A hospital's code for a bill line (service, drug or item)."""
+
+BillDescription = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+"""The description of a bill line."""

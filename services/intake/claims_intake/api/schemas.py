@@ -10,6 +10,10 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from claims_contracts.values import (
+    AccountNumber,
+    BankCode,
+    BillCode,
+    BillDescription,
     Category,
     ClaimType,
     Currency,
@@ -98,8 +102,8 @@ class LineIn(_In):
     line_no: int = Field(ge=1, le=99_999)
     service_date: date
     category: Category
-    code: Annotated[str, StringConstraints(min_length=1, max_length=50)]
-    description: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    code: BillCode
+    description: BillDescription
     quantity: QuantityIn
     unit_price: MoneyIn
     amount: MoneyIn
@@ -110,8 +114,8 @@ class BankAccountIn(_In):
     """Where to pay the member."""
 
     holder: Name
-    account_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{4,34}$")] = Field(repr=False)
-    bank_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{2,20}$")]
+    account_number: AccountNumber = Field(repr=False)
+    bank_code: BankCode
 
 
 class DocumentIn(_In):

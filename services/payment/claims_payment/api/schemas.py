@@ -8,13 +8,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from claims_contracts.values import Money
+from claims_contracts.values import AccountNumber, BankCode, Money
 from claims_payment.db.models import BatchRow, OverpaymentRow, PaymentRow, ProviderAccountRow
 from claims_payment.domain.model import RETRYABLE_BY_OPERATOR, HoldReason, Payee, PaymentStatus
 
 _Holder = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-_AccountNumber = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{4,34}$")]
-_BankCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{2,20}$")]
 
 
 def masked(last4: str | None) -> str | None:
@@ -33,8 +31,8 @@ class BankAccountCreate(BaseModel):
     )
 
     holder: _Holder
-    account_number: _AccountNumber = Field(repr=False, description="4 to 34 letters or digits; stored encrypted.")
-    bank_code: _BankCode
+    account_number: AccountNumber = Field(repr=False, description="4 to 34 letters or digits; stored encrypted.")
+    bank_code: BankCode
 
 
 class BankAccountRead(BaseModel):

@@ -12,6 +12,10 @@ from claims_contracts.envelope import EventPayload
 from claims_contracts.events._base import Actor, ContractModel, Name, Reason
 from claims_contracts.topics import INTAKE_TOPIC
 from claims_contracts.values import (
+    AccountNumber,
+    BankCode,
+    BillCode,
+    BillDescription,
     Category,
     ClaimId,
     ClaimType,
@@ -76,8 +80,8 @@ class ClaimLine(ContractModel):
     line_no: int = Field(ge=1, le=99_999)
     service_date: date
     category: Category
-    code: Annotated[str, StringConstraints(min_length=1, max_length=50)]
-    description: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    code: BillCode
+    description: BillDescription
     quantity: Quantity
     unit_price: Money
     amount: Money
@@ -88,8 +92,8 @@ class BankAccount(ContractModel):
     """A bank account to pay into."""
 
     holder: Name
-    account_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{4,34}$")] = Field(repr=False)
-    bank_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{2,20}$")]
+    account_number: AccountNumber = Field(repr=False)
+    bank_code: BankCode
 
 
 class ClaimReceived(EventPayload):
