@@ -23,6 +23,7 @@ from claims_payment.app import create_app as payment_app
 from claims_payment.config import PaymentSettings
 from claims_platform.bus.memory import InMemoryBus
 from claims_platform.logging import configure_logging, get_logger
+from claims_platform.runner import event_loop_factory
 
 
 async def main() -> None:
@@ -62,4 +63,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(main())

@@ -227,3 +227,92 @@ async def test_one_claims_events_from_two_topics_are_applied_one_at_a_time(
 
     await wait_for(all_applied)
     assert await effects(runtime, claim) == 8
+
+
+async def test_a_partitions_backlog_is_applied_in_few_transactions_each_event_once(
+    fresh_pg_url,
+    kafka_bootstrap,
+    topic_prefix,
+    make_runtime,
+    make_event,
+    counting_handler,
+    effects,
+    kafka_produce,
+    wait_for,
+):
+    """Events that wait together are applied together: one transaction for a run, not one per event."""
+    from sqlalchemy import text
+
+    transactions: list[int] = []
+
+    async def counting_in_transaction(uow, envelope, payload) -> None:  # type: ignore[no-untyped-def]
+        transactions.append(int((await uow.session.execute(text("SELECT txid_current()"))).scalar_one()))
+        await counting_handler(uow, envelope, payload)
+
+    await make_runtime(fresh_pg_url, kafka=kafka_bootstrap, prefix=topic_prefix)  # creates the topics
+    claims = [f"C-{uuid.uuid4().hex[:8]}" for _ in range(40)]
+    records = [(c.encode(), _envelope(make_event, c).model_dump_json().encode()) for c in claims]
+    await kafka_produce(kafka_bootstrap, topic_prefix + INTAKE_TOPIC, *records, records[0], records[7])
+    runtime = await make_runtime(
+        fresh_pg_url,
+        kafka=kafka_bootstrap,
+        prefix=topic_prefix,
+        consumers={"probe": ([INTAKE_TOPIC], {"ClaimWithdrawn": counting_in_transaction})},
+    )
+    consumed = runtime.metrics.events_consumed
+
+    async def all_seen() -> bool:
+        return (
+            consumed.labels("probe", "ClaimWithdrawn", "applied")._value.get()
+            + consumed.labels("probe", "ClaimWithdrawn", "duplicate")._value.get()
+        ) >= 42
+
+    await wait_for(all_seen)
+    assert [await effects(runtime, c) for c in claims] == [1] * 40
+    assert consumed.labels("probe", "ClaimWithdrawn", "duplicate")._value.get() == 2
+    assert len(transactions) == 40  # the two redeliveries never reached the handler
+    assert len(set(transactions)) <= 10, f"{len(set(transactions))} transactions for 40 events"
+
+
+async def test_a_failing_event_in_a_batch_leaves_the_others_applied_once(
+    fresh_pg_url,
+    kafka_bootstrap,
+    topic_prefix,
+    make_runtime,
+    make_event,
+    counting_handler,
+    effects,
+    kafka_records,
+    kafka_produce,
+    wait_for,
+):
+    """The batch is rolled back and retried one event at a time: the good ones once, the bad one dead-lettered."""
+    claims = [f"C-{uuid.uuid4().hex[:8]}" for _ in range(12)]
+    failing = claims[5]
+
+    async def picky(uow, envelope, payload) -> None:  # type: ignore[no-untyped-def]
+        await counting_handler(uow, envelope, payload)
+        if envelope.claim_id == failing:
+            raise ValueError("cannot apply this claim")
+
+    await make_runtime(fresh_pg_url, kafka=kafka_bootstrap, prefix=topic_prefix)  # creates the topics
+    await kafka_produce(
+        kafka_bootstrap,
+        topic_prefix + INTAKE_TOPIC,
+        *((c.encode(), _envelope(make_event, c).model_dump_json().encode()) for c in claims),
+    )
+    runtime = await make_runtime(
+        fresh_pg_url,
+        kafka=kafka_bootstrap,
+        prefix=topic_prefix,
+        consumers={"probe": ([INTAKE_TOPIC], {"ClaimWithdrawn": picky})},
+        consumer_max_attempts=2,
+    )
+    dead = await kafka_records(kafka_bootstrap, topic_prefix + dlq_topic(INTAKE_TOPIC), expect=1)
+    assert [r.key for r in dead] == [failing.encode()]
+
+    async def others_applied() -> bool:
+        return all([await effects(runtime, c) == 1 for c in claims if c != failing])
+
+    await wait_for(others_applied)
+    assert await effects(runtime, failing) == 0

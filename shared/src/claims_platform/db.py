@@ -33,8 +33,15 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine tuned for the backend: WAL and busy timeout on SQLite, a pool on PostgreSQL."""
+def create_engine(url: str, *, pool_size: int = 10, pre_ping: bool = False) -> AsyncEngine:
+    """An async engine tuned for the backend: WAL and busy timeout on SQLite, a pool on PostgreSQL.
+
+    No ping on checkout by default: it is a round trip before every transaction. After a PostgreSQL
+    restart the first statement on a dead connection fails as a disconnect, SQLAlchemy then discards
+    every connection of the pool, and that one request answers 503 + Retry-After (a consumer waits the
+    outage out and retries). ``pre_ping`` (``CLAIMS_DB_POOL_PRE_PING``) is for networks that drop idle
+    connections silently.
+    """
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
@@ -49,7 +56,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
         return engine
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping, hide_parameters=True
     )
 
 
@@ -94,10 +101,10 @@ class UnitOfWork:
 class Database:
     """Engine, sessions and units of work of one service."""
 
-    def __init__(self, url: str, producer: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, producer: str, *, pool_size: int = 10, pre_ping: bool = False) -> None:
         self.url = url
         self.producer = producer
-        self.engine = create_engine(url, pool_size=pool_size)
+        self.engine = create_engine(url, pool_size=pool_size, pre_ping=pre_ping)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._on_outbox: list[Callable[[], None]] = []
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import zlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,8 @@ log = get_logger(__name__)
 
 EventHandler = Callable[["UnitOfWork", EventEnvelope, EventPayload], Awaitable[None]]
 DeadLetter = Callable[[Message, str], Awaitable[None]]
+EventScope = Callable[[int], contextlib.AbstractContextManager[object]]
+"""Around the handling of the i-th event of a batch (its trace span)."""
 
 
 class PoisonMessage(Exception):
@@ -69,50 +72,94 @@ class IdempotentConsumer:
         """Whether this consumer handles the event type."""
         return event_type in self.handlers
 
-    async def handle(self, envelope: EventEnvelope) -> bool:
-        """Apply the event; False when it was seen before (or is not for this consumer)."""
-        handler = self.handlers.get(envelope.event_type)
-        if handler is None:
-            return False
+    def parse(self, envelope: EventEnvelope) -> EventPayload:
+        """The event's payload; PoisonMessage when it does not match its type's schema."""
         try:
-            payload = parse_payload(envelope)
+            return parse_payload(envelope)
         except (ValidationError, ValueError) as exc:
             raise PoisonMessage(describe(exc)) from exc
-        tokens = (
-            correlation_id_var.set(envelope.correlation_id),
-            causation_id_var.set(str(envelope.event_id)),
-            claim_id_var.set(envelope.claim_id),
-        )
-        try:
-            async with self.db.uow() as uow:
-                if not self.db.is_sqlite:
-                    # One claim's events come on several topics and partitions, and maybe to several
-                    # replicas: this consumer applies them one at a time per claim, so a handler always
-                    # sees what an earlier one committed (SQLite has a single writer anyway).
-                    await uow.session.execute(
-                        text("SELECT pg_advisory_xact_lock(:space, hashtext(:claim))"),
-                        {"space": self._lock_space, "claim": envelope.claim_id},
-                    )
-                dialect = postgresql if not self.db.is_sqlite else sqlite
-                stmt = (
-                    dialect.insert(inbox)
-                    .values(
-                        consumer=self.name,
-                        event_id=envelope.event_id,
-                        event_type=envelope.event_type,
-                        processed_at=datetime.now(UTC),
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(inbox.c.event_id)
+
+    async def handle(self, envelope: EventEnvelope) -> bool:
+        """Apply the event; False when it was seen before (or is not for this consumer)."""
+        if envelope.event_type not in self.handlers:
+            return False
+        return (await self.handle_many([(envelope, self.parse(envelope))]))[0]
+
+    async def handle_many(
+        self, events: Sequence[tuple[EventEnvelope, EventPayload]], scope: EventScope | None = None
+    ) -> list[bool]:
+        """Apply events in order in ONE transaction; per event, False when it was seen before.
+
+        The inbox rows of all of them go in with one statement, and the claims' locks are taken up
+        front. If anything fails, nothing of the batch is kept (the caller retries one at a time).
+        """
+        now = datetime.now(UTC)
+        async with self.db.uow() as uow:
+            if not self.db.is_sqlite:
+                # One claim's events come on several topics and partitions, and maybe to several
+                # replicas: this consumer applies them one at a time per claim, so a handler always
+                # sees what an earlier one committed (SQLite has a single writer anyway). A batch takes
+                # its claims' locks in one statement, in one global order, so two batches never wait
+                # on each other in a cycle.
+                await uow.session.execute(
+                    text(
+                        "SELECT pg_advisory_xact_lock(:space, h) FROM "
+                        "(SELECT DISTINCT hashtext(c) AS h FROM unnest(CAST(:claims AS text[])) AS c ORDER BY 1) AS s"
+                    ),
+                    {"space": self._lock_space, "claims": sorted({e.claim_id for e, _ in events})},
                 )
-                if (await uow.session.execute(stmt)).scalar_one_or_none() is None:
-                    return False
-                await handler(uow, envelope, payload)
-            return True
-        finally:
-            claim_id_var.reset(tokens[2])
-            causation_id_var.reset(tokens[1])
-            correlation_id_var.reset(tokens[0])
+            dialect = postgresql if not self.db.is_sqlite else sqlite
+            stmt = (
+                dialect.insert(inbox)
+                .values(
+                    [
+                        {
+                            "consumer": self.name,
+                            "event_id": envelope.event_id,
+                            "event_type": envelope.event_type,
+                            "processed_at": now,
+                        }
+                        for envelope, _ in events
+                    ]
+                )
+                .on_conflict_do_nothing()
+                .returning(inbox.c.event_id)
+            )
+            fresh = set((await uow.session.execute(stmt)).scalars())
+            applied: list[bool] = []
+            for i, (envelope, payload) in enumerate(events):
+                if envelope.event_id not in fresh:
+                    applied.append(False)
+                    continue
+                fresh.discard(envelope.event_id)  # the same event twice in one batch is applied once
+                tokens = (
+                    correlation_id_var.set(envelope.correlation_id),
+                    causation_id_var.set(str(envelope.event_id)),
+                    claim_id_var.set(envelope.claim_id),
+                )
+                try:
+                    with scope(i) if scope is not None else contextlib.nullcontext():
+                        await self.handlers[envelope.event_type](uow, envelope, payload)
+                finally:
+                    claim_id_var.reset(tokens[2])
+                    causation_id_var.reset(tokens[1])
+                    correlation_id_var.reset(tokens[0])
+                applied.append(True)
+        return applied
+
+
+def _span_attributes(message: Message, envelope: EventEnvelope, consumer: str) -> dict[str, str | int]:
+    return {
+        "messaging.operation.type": "process",
+        "messaging.destination.name": message.topic,
+        "messaging.destination.partition.id": str(message.partition),
+        "messaging.kafka.offset": message.offset,
+        "messaging.consumer.group.name": consumer,
+        "messaging.message.id": str(envelope.event_id),
+        "claims.event_type": envelope.event_type,
+        "claims.claim_id": envelope.claim_id,
+        "claims.correlation_id": envelope.correlation_id,
+    }
 
 
 class MessageProcessor:
@@ -143,6 +190,64 @@ class MessageProcessor:
         if self.metrics:
             self.metrics.events_consumed.labels(self.consumer.name, event_type, result).inc()
 
+    async def handle_batch(self, messages: Sequence[Message]) -> None:
+        """Handle one partition's messages, in order, in one transaction when all goes well.
+
+        Anything out of the ordinary — an envelope or payload that does not parse, a handler that
+        fails, an outage — and the batch's transaction is rolled back and its messages are handled one
+        at a time (``__call__``), with their own retries and dead-lettering. So a batch changes how
+        many commits the happy path costs, never what is applied.
+        """
+        prepared: list[tuple[Message, EventEnvelope, EventPayload]] = []
+        for message in messages:
+            try:
+                envelope = EventEnvelope.model_validate_json(message.value)
+                if self.consumer.wants(envelope.event_type):
+                    prepared.append((message, envelope, self.consumer.parse(envelope)))
+            except (ValidationError, PoisonMessage):
+                prepared = []
+                break
+        if len(prepared) < 2:
+            for message in messages:
+                await self(message)
+            return
+        try:
+            results = await self.consumer.handle_many(
+                [(envelope, payload) for _, envelope, payload in prepared],
+                scope=lambda i: self._scope(prepared[i][0], prepared[i][1]),
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("batch not applied; one message at a time", consumer=self.consumer.name, error=describe(exc))
+            for message in messages:
+                await self(message)
+            return
+        for (_, envelope, _), applied in zip(prepared, results, strict=True):
+            self._count(envelope.event_type, "applied" if applied else "duplicate")
+
+    @contextlib.contextmanager
+    def _scope(self, message: Message, envelope: EventEnvelope) -> Iterator[object]:
+        """Around one event of a batch: its CONSUMER span, or the trace it continues."""
+        parent = extract_context(message.headers, envelope.trace_context)
+        if self.tracing.enabled:
+            with self.tracing.tracer.start_as_current_span(
+                f"process {message.topic}",
+                context=parent,
+                kind=SpanKind.CONSUMER,
+                attributes=_span_attributes(message, envelope, self.consumer.name),
+            ) as span:
+                yield span
+                span.set_attribute("claims.consumer.result", "applied")
+        elif parent is not None:
+            token = otel_context.attach(parent)
+            try:
+                yield None
+            finally:
+                otel_context.detach(token)
+        else:
+            yield None
+
     async def __call__(self, message: Message) -> None:
         """Handle one message; returns when it is applied, a duplicate, ignored or dead-lettered."""
         try:
@@ -170,17 +275,7 @@ class MessageProcessor:
             f"process {message.topic}",
             context=parent,
             kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.operation.type": "process",
-                "messaging.destination.name": message.topic,
-                "messaging.destination.partition.id": str(message.partition),
-                "messaging.kafka.offset": message.offset,
-                "messaging.consumer.group.name": self.consumer.name,
-                "messaging.message.id": str(envelope.event_id),
-                "claims.event_type": envelope.event_type,
-                "claims.claim_id": envelope.claim_id,
-                "claims.correlation_id": envelope.correlation_id,
-            },
+            attributes=_span_attributes(message, envelope, self.consumer.name),
         ) as span:
             result = await self._process(message, envelope)
             span.set_attribute("claims.consumer.result", result)

@@ -58,6 +58,24 @@ def envelope_headers(event_type: str, correlation_id: str, event_id: str) -> tup
     )
 
 
+_COLUMNS = (
+    outbox.c.id,
+    outbox.c.topic,
+    outbox.c.message_key,
+    outbox.c.event_type,
+    outbox.c.correlation_id,
+    outbox.c.event_id,
+    outbox.c.message,
+)
+
+# The oldest rows, only if this relay holds the service's relay lock (an InitPlan: evaluated once, first).
+_TAKE_BATCH = text(
+    "DELETE FROM outbox WHERE id IN ("
+    " SELECT id FROM outbox WHERE (SELECT pg_try_advisory_xact_lock(:k)) ORDER BY id LIMIT :n"
+    ") RETURNING id, topic, message_key, event_type, correlation_id, event_id, message"
+)
+
+
 class OutboxRelay:
     """Publishes committed outbox rows in insertion order, then deletes them.
 
@@ -90,27 +108,22 @@ class OutboxRelay:
         self._wake.set()
 
     async def publish_batch(self) -> int:
-        """Publish one batch; returns how many rows it published."""
+        """Publish one batch; returns how many rows it published.
+
+        On PostgreSQL one statement takes the relay lock and removes the batch (``DELETE … RETURNING``);
+        the transaction commits only once Kafka has acknowledged every message, so a failed publish
+        puts the rows back by rolling back.
+        """
         async with self.db.engine.begin() as conn:
-            if not self.db.is_sqlite:
-                got = (await conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": self._lock_key})).scalar()
-                if not got:
-                    return 0
-            rows = (
-                await conn.execute(
-                    select(
-                        outbox.c.id,
-                        outbox.c.topic,
-                        outbox.c.message_key,
-                        outbox.c.event_type,
-                        outbox.c.correlation_id,
-                        outbox.c.event_id,
-                        outbox.c.message,
-                    )
-                    .order_by(outbox.c.id)
-                    .limit(self.batch_size)
+            if self.db.is_sqlite:
+                rows = list((await conn.execute(select(*_COLUMNS).order_by(outbox.c.id).limit(self.batch_size))).all())
+                if rows:
+                    await conn.execute(delete(outbox).where(outbox.c.id.in_([r.id for r in rows])))
+            else:
+                rows = sorted(
+                    (await conn.execute(_TAKE_BATCH, {"k": self._lock_key, "n": self.batch_size})).all(),
+                    key=lambda r: r.id,
                 )
-            ).all()
             if not rows:
                 return 0
             messages = [
@@ -124,7 +137,6 @@ class OutboxRelay:
                 for r in rows
             ]
             await self.bus.publish(messages)
-            await conn.execute(delete(outbox).where(outbox.c.id.in_([r.id for r in rows])))
         if self.metrics:
             self.metrics.events_published.inc(len(rows))
         return len(rows)

@@ -35,12 +35,17 @@ def run_service(
         raise SystemExit(f"unknown command {command!r}; use serve or migrate")
     app = app_factory(settings)
     config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.listen_port,
-        log_config=None,
-        access_log=False,
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
-        proxy_headers=True,
+        app, host=settings.host, port=settings.listen_port, log_config=None, access_log=False, proxy_headers=True
     )
-    asyncio.run(uvicorn.Server(config).serve())
+    # uvloop where it exists: ``Config(loop=...)`` only applies to ``Server.run``, not to a loop we start.
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(uvicorn.Server(config).serve())
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (it is on Linux and macOS), else asyncio's default."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    return uvloop.new_event_loop

@@ -52,6 +52,7 @@ def build_bus(settings: ServiceSettings) -> EventBus:
             partitions=settings.kafka_topic_partitions,
             replication_factor=settings.kafka_replication_factor,
             topic_prefix=settings.kafka_topic_prefix,
+            batch_size=settings.consumer_batch_size,
         )
     return InMemoryBus()
 
@@ -99,7 +100,12 @@ class ServiceRuntime:
         self.settings = settings
         self.name = settings.service_name
         self.migrations = migrations
-        self.db = Database(settings.effective_database_url, producer=self.name, pool_size=settings.db_pool_size)
+        self.db = Database(
+            settings.effective_database_url,
+            producer=self.name,
+            pool_size=settings.db_pool_size,
+            pre_ping=settings.db_pool_pre_ping,
+        )
         self.metrics = ServiceMetrics(self.name)
         self.tracing = tracing if tracing is not None else Tracing.from_settings(settings)
         self.owns_bus = bus is None

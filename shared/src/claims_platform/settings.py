@@ -30,6 +30,7 @@ class ServiceSettings(BaseSettings):
     data_dir: Path = Path(".data")
     database_url: str | None = None
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_pre_ping: bool = False
     kafka_bootstrap_servers: str | None = None
     kafka_topic_partitions: int = Field(default=6, ge=1, le=1000)
     kafka_replication_factor: int = Field(default=1, ge=1, le=10)
@@ -46,6 +47,7 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = True
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    consumer_batch_size: int = Field(default=100, ge=1, le=1000)
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
     consumer_backoff_seconds: float = Field(default=0.2, ge=0, le=60)
     otel_exporter_otlp_endpoint: str | None = None

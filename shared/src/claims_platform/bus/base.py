@@ -29,6 +29,17 @@ class Message:
 MessageHandler = Callable[[Message], Awaitable[None]]
 
 
+@runtime_checkable
+class BatchHandler(Protocol):
+    """A handler that can also take a run of one partition's messages at once (in one transaction)."""
+
+    async def __call__(self, message: Message) -> None:
+        """Handle one message."""
+
+    async def handle_batch(self, messages: Sequence[Message]) -> None:
+        """Handle the messages in order; returns once every one is dealt with."""
+
+
 class EventBus(Protocol):
     """What a service needs from a bus."""
 

@@ -13,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from claims_contracts.topics import ALL_TOPICS, dlq_topic
-from claims_platform.bus.base import Message, MessageHandler, dead_letter_headers, without_dlq_headers
+from claims_platform.bus.base import BatchHandler, Message, MessageHandler, dead_letter_headers, without_dlq_headers
 from claims_platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -72,6 +72,7 @@ class KafkaBus:
         topics: Sequence[str] = ALL_TOPICS,
         max_poll_records: int = 500,
         topic_prefix: str = "",
+        batch_size: int = 100,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
@@ -80,6 +81,7 @@ class KafkaBus:
         self.topics = tuple(topics)
         self.max_poll_records = max_poll_records
         self.topic_prefix = topic_prefix
+        self.batch_size = batch_size
         self._producer: AIOKafkaProducer | None = None
         self._subs: list[_Subscription] = []
         self._running = False
@@ -315,10 +317,17 @@ class KafkaBus:
     async def _partition(
         self, sub: _Subscription, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any]
     ) -> None:
-        for rec in records:
-            message = _message(rec)
-            await sub.handler(replace(message, topic=self._logical(message.topic)))
-        await self._commit(consumer, tp, records[-1].offset + 1)
+        """Hand a partition's records over in order, up to ``batch_size`` at a time; commit after each run."""
+        handler = sub.handler
+        for start in range(0, len(records), self.batch_size):
+            chunk = records[start : start + self.batch_size]
+            messages = [replace(m, topic=self._logical(m.topic)) for m in map(_message, chunk)]
+            if isinstance(handler, BatchHandler) and len(messages) > 1:
+                await handler.handle_batch(messages)
+            else:
+                for message in messages:
+                    await handler(message)
+            await self._commit(consumer, tp, chunk[-1].offset + 1)
 
     @staticmethod
     async def _commit(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
