@@ -64,6 +64,7 @@ async def kafka_rates(bootstrap: str, messages: int = 50_000, size: int = 1024) 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
     await producer.start()
     value = b"x" * size
+    await producer.partitions_for(topic)  # the new topic's metadata first: time only the sending
     start = time.monotonic()
     futures = [await producer.send(topic, value, key=str(i % 1000).encode()) for i in range(messages)]
     await asyncio.gather(*futures)

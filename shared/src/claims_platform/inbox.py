@@ -14,7 +14,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from claims_contracts.envelope import EventEnvelope, EventPayload
 from claims_contracts.registry import parse_payload
@@ -34,6 +34,13 @@ EventHandler = Callable[["UnitOfWork", EventEnvelope, EventPayload], Awaitable[N
 DeadLetter = Callable[[Message, str], Awaitable[None]]
 EventScope = Callable[[int], contextlib.AbstractContextManager[object]]
 """Around the handling of the i-th event of a batch (its trace span)."""
+
+
+_INBOX_INSERT = text(
+    "INSERT INTO inbox (consumer, event_id, event_type, processed_at)"
+    " SELECT :consumer, e.id, e.type, :at FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS text[])) AS e(id, type)"
+    " ON CONFLICT DO NOTHING RETURNING event_id"
+)
 
 
 class PoisonMessage(Exception):
@@ -108,24 +115,38 @@ class IdempotentConsumer:
                     ),
                     {"space": self._lock_space, "claims": sorted({e.claim_id for e, _ in events})},
                 )
-            dialect = postgresql if not self.db.is_sqlite else sqlite
-            stmt = (
-                dialect.insert(inbox)
-                .values(
-                    [
-                        {
-                            "consumer": self.name,
-                            "event_id": envelope.event_id,
-                            "event_type": envelope.event_type,
-                            "processed_at": now,
-                        }
-                        for envelope, _ in events
-                    ]
+            if self.db.is_sqlite:
+                stmt = (
+                    sqlite.insert(inbox)
+                    .values(
+                        [
+                            {
+                                "consumer": self.name,
+                                "event_id": envelope.event_id,
+                                "event_type": envelope.event_type,
+                                "processed_at": now,
+                            }
+                            for envelope, _ in events
+                        ]
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(inbox.c.event_id)
                 )
-                .on_conflict_do_nothing()
-                .returning(inbox.c.event_id)
-            )
-            fresh = set((await uow.session.execute(stmt)).scalars())
+                fresh = set((await uow.session.execute(stmt)).scalars())
+            else:  # one statement text whatever the batch size, so it is prepared once per connection
+                fresh = set(
+                    (
+                        await uow.session.execute(
+                            _INBOX_INSERT,
+                            {
+                                "consumer": self.name,
+                                "ids": [e.event_id for e, _ in events],
+                                "types": [e.event_type for e, _ in events],
+                                "at": now,
+                            },
+                        )
+                    ).scalars()
+                )
             applied: list[bool] = []
             for i, (envelope, payload) in enumerate(events):
                 if envelope.event_id not in fresh:
