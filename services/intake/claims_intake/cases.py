@@ -210,10 +210,16 @@ async def record(
     kind: str,
     reason: str | None = None,
     details: dict[str, Any] | None = None,
+    payments: list[PaymentRow] | None = None,
 ) -> None:
-    """Recompute the claim's status and put the change on its timeline."""
+    """Recompute the claim's status and put the change on its timeline.
+
+    ``payments``: the claim's payments when the caller has them (as they are now); otherwise they are read.
+    """
     before = row.status
-    after = status.derive_status(facts_of(row, await repo.payments(row.claim_id)))
+    if payments is None:
+        payments = await repo.payments(row.claim_id)
+    after = status.derive_status(facts_of(row, payments))
     row.status = after
     row.updated_at = at
     repo.add(
@@ -263,18 +269,29 @@ async def submit_claim(
     repo = ClaimRepository(uow.session)
     now = ctx.now()
     claim_id = new_id("CLM")
+    # A new claim's documents are the ones in hand: what is missing, and so the answer, is known now.
+    missing = completeness.missing_documents(body.claim_type.value, [d.type for d in documents])
+    answer = ClaimSubmitted(
+        claim_id=claim_id,
+        status="received" if not missing else "pending_documents",
+        missing_documents=missing,
+        links=claim_links(claim_id),
+    )
     if idempotency_key is not None:
         digest = request_hash(body, channel)
         taken = await repo.claim_idempotency_key(
-            client=principal.sub, key=idempotency_key, request_hash=digest, claim_id=claim_id, now=now
+            client=principal.sub,
+            key=idempotency_key,
+            request_hash=digest,
+            claim_id=claim_id,
+            now=now,
+            response=answer.model_dump(mode="json"),
         )
-        if taken is None:
+        if not taken:
             existing = await repo.for_key(principal.sub, idempotency_key)
             if existing is None or existing.request_hash != digest or existing.response is None:
                 raise conflict("This Idempotency-Key was used with another request body.", "Idempotency-Key")
             return ClaimSubmitted.model_validate(existing.response), False
-    else:
-        taken = None
     data = _stored_claim(body)
     data.update(extra or {})
     sensitive = {
@@ -307,24 +324,35 @@ async def submit_claim(
         primary_diagnosis=primary,
         icd10_chapter=icd10_chapter(primary),
     )
+    # Nothing is flushed here: at commit, one flush sends each table's new rows in one statement.
     repo.add(row)
-    await repo.flush()
     for line in body.lines:
         repo.add(
             ClaimLineRow(claim_id=claim_id, line_no=line.line_no, category=line.category.value, charged=line.amount)
         )
-    await record(repo, row, at=now, actor=principal.sub, kind="submitted", reason=f"submitted through {channel}")
-    for doc in documents:
-        await _store_document(repo, ctx, row, doc, principal.sub, now)
-    await _review_completeness(uow, repo, ctx, row, actor=principal.sub, now=now, first=True)
-    answer = ClaimSubmitted(
-        claim_id=claim_id,
-        status="received" if not row.missing_documents else "pending_documents",
-        missing_documents=row.missing_documents,
-        links=claim_links(claim_id),
+    no_payments: list[PaymentRow] = []  # a new claim has none
+    await record(
+        repo,
+        row,
+        at=now,
+        actor=principal.sub,
+        kind="submitted",
+        reason=f"submitted through {channel}",
+        payments=no_payments,
     )
-    if taken is not None:
-        taken.response = answer.model_dump(mode="json")
+    stored = await _store_documents(repo, ctx, row, documents, principal.sub, now)
+    await _review_completeness(
+        uow,
+        repo,
+        ctx,
+        row,
+        actor=principal.sub,
+        now=now,
+        first=True,
+        present=[d.type for d in stored],
+        payments=no_payments,
+    )
+    assert row.missing_documents == missing, "the answer was given before the review"
     return answer, True
 
 
@@ -341,28 +369,37 @@ def claim_links(claim_id: str) -> dict[str, Link]:
     }
 
 
-async def _store_document(
-    repo: ClaimRepository, ctx: IntakeContext, row: ClaimRow, doc: IncomingDocument, actor: str, now: datetime
-) -> DocumentRow:
-    document_id = new_id("DOC")
-    key = f"{row.claim_id}/{document_id}"
-    await ctx.store.put(key, doc.content)
-    meta = DocumentRow(
-        document_id=document_id,
-        claim_id=row.claim_id,
-        type=doc.type,
-        filename=doc.filename,
-        content_type=doc.content_type,
-        size_bytes=len(doc.content),
-        sha256=hashlib.sha256(doc.content).hexdigest(),
-        storage_key=key,
-        source=doc.source,
-        uploaded_by=actor,
-        uploaded_at=now,
-    )
-    repo.add(meta)
-    await repo.flush()
-    return meta
+async def _store_documents(
+    repo: ClaimRepository,
+    ctx: IntakeContext,
+    row: ClaimRow,
+    docs: list[IncomingDocument],
+    actor: str,
+    now: datetime,
+) -> list[DocumentRow]:
+    """Write the contents (all durable when this returns, in one hand-off to a worker thread), add the metadata."""
+    metas = []
+    for doc in docs:
+        document_id = new_id("DOC")
+        metas.append(
+            DocumentRow(
+                document_id=document_id,
+                claim_id=row.claim_id,
+                type=doc.type,
+                filename=doc.filename,
+                content_type=doc.content_type,
+                size_bytes=len(doc.content),
+                sha256=hashlib.sha256(doc.content).hexdigest(),
+                storage_key=f"{row.claim_id}/{document_id}",
+                source=doc.source,
+                uploaded_by=actor,
+                uploaded_at=now,
+            )
+        )
+    await ctx.store.put_many([(meta.storage_key, doc.content) for meta, doc in zip(metas, docs, strict=True)])
+    for meta in metas:
+        repo.add(meta)
+    return metas
 
 
 async def _review_completeness(
@@ -374,9 +411,16 @@ async def _review_completeness(
     actor: str,
     now: datetime,
     first: bool,
+    present: list[str] | None = None,
+    payments: list[PaymentRow] | None = None,
 ) -> None:
-    """The checklist: complete → ClaimReceived and review; otherwise ask for exactly what is missing."""
-    present = [d.type for d in await repo.documents(row.claim_id)]
+    """The checklist: complete → ClaimReceived and review; otherwise ask for exactly what is missing.
+
+    ``present``: the types of all the claim's documents when the caller knows them; otherwise they are read.
+    ``payments``: as for ``record``.
+    """
+    if present is None:
+        present = [d.type for d in await repo.documents(row.claim_id)]
     missing = completeness.missing_documents(row.claim_type, present)
     previous = list(row.missing_documents)
     row.missing_documents = missing
@@ -385,7 +429,15 @@ async def _review_completeness(
         row.documents_deadline = None
         row.received_at = now
         uow.publish(received_event(ctx, row), claim_id=row.claim_id)
-        await record(repo, row, at=now, actor=actor, kind="documents_complete", reason="all required documents")
+        await record(
+            repo,
+            row,
+            at=now,
+            actor=actor,
+            kind="documents_complete",
+            reason="all required documents",
+            payments=payments,
+        )
         return
     if first or missing != previous:
         row.lifecycle = status.PENDING_DOCUMENTS
@@ -412,6 +464,7 @@ async def _review_completeness(
             kind="documents_requested",
             reason="missing: " + ", ".join(missing),
             details={"missing_documents": missing, "deadline": deadline.isoformat()},
+            payments=payments,
         )
 
 
@@ -474,8 +527,11 @@ async def add_document(
     if row.lifecycle in status.CLOSED_EARLY:
         raise conflict(f"The claim is {row.lifecycle}; it takes no more documents.")
     now = ctx.now()
-    doc = await _store_document(
-        repo, ctx, row, IncomingDocument(doc_type, filename, actual, content, "upload"), principal.sub, now
+    payments = await repo.payments(claim_id)
+    reviewing = row.lifecycle == status.PENDING_DOCUMENTS
+    stored_before = [d.type for d in await repo.documents(claim_id)] if reviewing else []
+    (doc,) = await _store_documents(
+        repo, ctx, row, [IncomingDocument(doc_type, filename, actual, content, "upload")], principal.sub, now
     )
     await record(
         repo,
@@ -485,9 +541,20 @@ async def add_document(
         kind="document_added",
         reason=doc_type,
         details={"document_id": doc.document_id, "type": doc_type, "filename": filename},
+        payments=payments,
     )
-    if row.lifecycle == status.PENDING_DOCUMENTS:
-        await _review_completeness(uow, repo, ctx, row, actor=principal.sub, now=now, first=False)
+    if reviewing:
+        await _review_completeness(
+            uow,
+            repo,
+            ctx,
+            row,
+            actor=principal.sub,
+            now=now,
+            first=False,
+            present=[*stored_before, doc.type],
+            payments=payments,
+        )
     return row, doc
 
 
@@ -498,14 +565,15 @@ async def withdraw(uow: UnitOfWork, ctx: IntakeContext, claim_id: str, principal
     """End a claim before it is decided."""
     repo = ClaimRepository(uow.session)
     row = await visible_claim(repo, claim_id, principal, lock=True)
-    why_not = status.can_withdraw(facts_of(row, await repo.payments(claim_id)))
+    payments = await repo.payments(claim_id)
+    why_not = status.can_withdraw(facts_of(row, payments))
     if why_not:
         raise conflict(f"The claim cannot be withdrawn: {why_not}.")
     now = ctx.now()
     row.lifecycle = status.WITHDRAWN
     row.documents_deadline = None
     uow.publish(ClaimWithdrawn(claim_id=claim_id, reason=reason, withdrawn_by=principal.sub), claim_id=claim_id)
-    await record(repo, row, at=now, actor=principal.sub, kind="withdrawn", reason=reason)
+    await record(repo, row, at=now, actor=principal.sub, kind="withdrawn", reason=reason, payments=payments)
     return row
 
 
@@ -513,7 +581,8 @@ async def dispute(uow: UnitOfWork, ctx: IntakeContext, claim_id: str, principal:
     """Contest the latest decision; a different reviewer re-decides."""
     repo = ClaimRepository(uow.session)
     row = await visible_claim(repo, claim_id, principal, lock=True)
-    why_not = status.can_dispute(facts_of(row, await repo.payments(claim_id)))
+    payments = await repo.payments(claim_id)
+    why_not = status.can_dispute(facts_of(row, payments))
     if why_not or row.decision_version is None:
         raise conflict(f"The claim cannot be disputed: {why_not}.")
     now = ctx.now()
@@ -531,7 +600,14 @@ async def dispute(uow: UnitOfWork, ctx: IntakeContext, claim_id: str, principal:
         claim_id=claim_id,
     )
     await record(
-        repo, row, at=now, actor=principal.sub, kind="disputed", reason=reason, details={"decision_version": version}
+        repo,
+        row,
+        at=now,
+        actor=principal.sub,
+        kind="disputed",
+        reason=reason,
+        details={"decision_version": version},
+        payments=payments,
     )
     return row
 

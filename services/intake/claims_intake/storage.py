@@ -1,7 +1,7 @@
 """Where document contents live: an interface, and the filesystem store used by default.
 
-An S3-compatible store implements the same three methods (``put`` as PutObject, ``get`` as GetObject,
-``delete`` as DeleteObject, keys as object names).
+An S3-compatible store implements the same methods (``put`` as PutObject, ``put_many`` as one PutObject
+each, ``get`` as GetObject, ``delete`` as DeleteObject, keys as object names).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import asyncio
 import os
 import re
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -20,7 +21,10 @@ class DocumentStore(Protocol):
     """Stores document contents by key; metadata stays in the database."""
 
     async def put(self, key: str, content: bytes) -> None:
-        """Store ``content`` under ``key`` (atomically: a reader sees all of it or nothing)."""
+        """Store ``content`` under ``key`` (atomically: a reader sees all of it or nothing; durably)."""
+
+    async def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Store each ``(key, content)`` as ``put`` does; every one is durable when this returns."""
 
     async def get(self, key: str) -> bytes:
         """The content under ``key``; ``KeyError`` when there is none."""
@@ -41,12 +45,43 @@ class FilesystemDocumentStore:
         return self.root / key
 
     async def put(self, key: str, content: bytes) -> None:
-        """Write the file atomically."""
-        await asyncio.to_thread(self._put, self._path(key), content)
+        """Write the file atomically and durably."""
+        await self.put_many([(key, content)])
+
+    async def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Write the files atomically and durably, in one worker-thread call (one hand-off, not one per file)."""
+        if items:
+            await asyncio.to_thread(self._put_all, [(self._path(key), content) for key, content in items])
+
+    @classmethod
+    def _put_all(cls, items: Sequence[tuple[Path, bytes]]) -> None:
+        """Each file written and fsynced under a temporary name, renamed; then each changed folder fsynced.
+
+        A rename, like a new folder, is on disk only once the folder holding it is fsynced.
+        """
+        changed: dict[Path, None] = {}
+        for path, content in items:
+            if path.parent not in changed:
+                for made in cls._make_dirs(path.parent):
+                    changed[made.parent] = None
+            cls._put(path, content)
+            changed[path.parent] = None
+        for folder in changed:
+            cls._fsync_dir(folder)
+
+    @staticmethod
+    def _make_dirs(folder: Path) -> list[Path]:
+        """Create ``folder`` and its missing parents; the ones that were missing."""
+        missing: list[Path] = []
+        while not folder.is_dir() and folder.parent != folder:
+            missing.append(folder)
+            folder = folder.parent
+        for each in reversed(missing):
+            each.mkdir(exist_ok=True)
+        return missing
 
     @staticmethod
     def _put(path: Path, content: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         with open(tmp, "wb") as fh:
             fh.write(content)
@@ -54,6 +89,16 @@ class FilesystemDocumentStore:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
+
+    @staticmethod
+    def _fsync_dir(folder: Path) -> None:
+        if os.name == "nt":  # pragma: no cover - a folder cannot be opened (nor needs fsyncing) there
+            return
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     async def get(self, key: str) -> bytes:
         """Read the file."""

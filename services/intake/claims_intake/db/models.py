@@ -19,7 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from claims_platform.db import new_metadata
 from claims_platform.types import UtcDateTime
@@ -86,6 +86,16 @@ class ClaimRow(Base):
     __table_args__ = (Index("ix_claims_submitted_at_claim_id", "submitted_at", "claim_id"),)
 
 
+def _of_claim() -> Any:
+    """The row's claim, never loaded (``lazy="raise"``): it tells a flush to INSERT the claim first.
+
+    A new claim's lines, documents and timeline go to the database in the same flush as the claim; without
+    a relationship the unit of work would not know which table comes first (a foreign key alone does not
+    tell it).
+    """
+    return relationship("ClaimRow", lazy="raise")
+
+
 class ClaimLineRow(Base):
     """A bill line's category, charged amount and the latest decision's payable, for the reports."""
 
@@ -96,6 +106,7 @@ class ClaimLineRow(Base):
     category: Mapped[str] = mapped_column(String(32))
     charged: Mapped[Decimal] = mapped_column(MONEY)
     payable: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
+    claim: Mapped[ClaimRow] = _of_claim()
 
 
 class DenialReasonRow(Base):
@@ -150,6 +161,7 @@ class DocumentRow(Base):
     source: Mapped[str] = mapped_column(String(16))
     uploaded_by: Mapped[str] = mapped_column(String(100))
     uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    claim: Mapped[ClaimRow] = _of_claim()
 
 
 class TimelineRow(Base):
@@ -166,6 +178,7 @@ class TimelineRow(Base):
     status_from: Mapped[str | None] = mapped_column(String(32), nullable=True)
     status_to: Mapped[str | None] = mapped_column(String(32), nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    claim: Mapped[ClaimRow] = _of_claim()
 
 
 class PaymentRow(Base):

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, and_, case, cast, delete, func, literal_column, or_, select, update
+from sqlalchemy import Date, and_, case, cast, delete, func, literal, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,23 +50,23 @@ class ClaimRepository:
         self.session = session
 
     async def claim_idempotency_key(
-        self, *, client: str, key: str, request_hash: str, claim_id: str, now: datetime
-    ) -> IdempotencyKeyRow | None:
-        """Take the key for a new claim; None when it is taken (the existing row is then read with ``for_key``).
+        self, *, client: str, key: str, request_hash: str, claim_id: str, now: datetime, response: dict[str, Any]
+    ) -> bool:
+        """Take the key for a new claim, with the answer its replays get; False when it is taken (see ``for_key``).
 
-        A concurrent request with the same key waits on the unique index until this transaction ends.
+        A concurrent request with the same key waits on the unique index until this transaction ends; the key
+        and its answer are kept only if it commits.
         """
         insert = _insert(self.session)
         stmt = (
             insert(IdempotencyKeyRow)
-            .values(client=client, key=key, request_hash=request_hash, claim_id=claim_id, created_at=now)
+            .values(
+                client=client, key=key, request_hash=request_hash, claim_id=claim_id, response=response, created_at=now
+            )
             .on_conflict_do_nothing(index_elements=["client", "key"])
             .returning(IdempotencyKeyRow.id)
         )
-        inserted = (await self.session.execute(stmt)).scalar_one_or_none()
-        if inserted is None:
-            return None
-        return await self.session.get(IdempotencyKeyRow, inserted)
+        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
 
     async def for_key(self, client: str, key: str) -> IdempotencyKeyRow | None:
         """The idempotency record of a client's key."""
@@ -87,6 +87,29 @@ class ClaimRepository:
         if lock:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def locked_with_payments(
+        self, claim_id: str, *, payment_id: str | None = None
+    ) -> tuple[ClaimRow | None, list[PaymentRow], PaymentRow | None]:
+        """In one query: the claim locked for update, its payments (ordered as ``payments``) and, when asked, the
+        payment ``payment_id`` (whichever claim it is of)."""
+        on = PaymentRow.claim_id == ClaimRow.claim_id
+        if payment_id is not None:
+            on = or_(on, PaymentRow.payment_id == payment_id)
+        stmt = (
+            select(ClaimRow, PaymentRow)
+            .outerjoin(PaymentRow, on)
+            .where(ClaimRow.claim_id == claim_id)
+            .order_by(PaymentRow.decision_version, PaymentRow.payment_id)
+            .with_for_update(of=ClaimRow)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        if not rows:
+            return None, [], None
+        claim = rows[0][0]
+        found = [payment for _, payment in rows if payment is not None]
+        wanted = next((p for p in found if p.payment_id == payment_id), None)
+        return claim, [p for p in found if p.claim_id == claim.claim_id], wanted
 
     async def search(self, criteria: ClaimFilter, *, limit: int, after: tuple[datetime, str] | None) -> list[ClaimRow]:
         """Claims matching the criteria, newest first, from after the cursor position."""
@@ -158,22 +181,14 @@ class ClaimRepository:
         )
         return list((await self.session.execute(stmt)).scalars())
 
-    async def settled_payments(self, claim_id: str) -> int:
-        """How many of a claim's payments are settled."""
-        stmt = select(func.count()).where(PaymentRow.claim_id == claim_id, PaymentRow.status == "settled")
-        return int((await self.session.execute(stmt)).scalar_one())
-
     async def set_decided_lines(self, claim_id: str, payables: dict[int, Decimal]) -> None:
-        """The latest decision's payable on each line (0.00 for a line the decision does not list)."""
-        await self.session.execute(
-            update(ClaimLineRow).where(ClaimLineRow.claim_id == claim_id).values(payable=Decimal("0.00"))
-        )
-        for line_no, payable in payables.items():
-            await self.session.execute(
-                update(ClaimLineRow)
-                .where(ClaimLineRow.claim_id == claim_id, ClaimLineRow.line_no == line_no)
-                .values(payable=payable)
-            )
+        """The latest decision's payable on each line (0.00 for a line the decision does not list), in one statement."""
+        money = ClaimLineRow.__table__.c.payable.type
+        zero = literal(Decimal("0.00"), money)
+        by_line = {line_no: literal(payable, money) for line_no, payable in payables.items()}
+        value = case(by_line, value=ClaimLineRow.line_no, else_=zero) if by_line else zero
+        stmt = update(ClaimLineRow).where(ClaimLineRow.claim_id == claim_id).values(payable=value)
+        await self.session.execute(stmt)
 
     async def set_denial_reasons(self, claim_id: str, reasons: Sequence[str]) -> None:
         """Replace the denial reasons with the latest decision's."""
@@ -181,9 +196,15 @@ class ClaimRepository:
         for reason in dict.fromkeys(reasons):
             self.session.add(DenialReasonRow(claim_id=claim_id, reason=reason))
 
-    async def feedback(self, survey_id: str) -> FeedbackRow | None:
-        """One survey answer."""
-        return await self.session.get(FeedbackRow, survey_id)
+    async def add_feedback(self, survey_id: str, claim_id: str, score: int, received_at: datetime) -> None:
+        """Keep a survey answer, unless one with this survey_id is kept already (one statement either way)."""
+        insert = _insert(self.session)
+        stmt = (
+            insert(FeedbackRow.__table__)
+            .values(survey_id=survey_id, claim_id=claim_id, score=score, received_at=received_at)
+            .on_conflict_do_nothing(index_elements=["survey_id"])
+        )
+        await self.session.execute(stmt)
 
     async def payment(self, payment_id: str) -> PaymentRow | None:
         """One payment."""

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims_contracts.envelope import EventEnvelope, EventPayload
 from claims_contracts.events import (
@@ -22,7 +26,7 @@ from claims_contracts.events import (
 )
 from claims_contracts.topics import ADJUDICATION_TOPIC, NOTIFICATION_TOPIC, PAYMENT_TOPIC
 from claims_intake.cases import record
-from claims_intake.db.models import ClaimRow, FeedbackRow, PaymentRow
+from claims_intake.db.models import ClaimRow, PaymentRow
 from claims_intake.db.repositories import ClaimRepository
 from claims_platform.db import UnitOfWork
 from claims_platform.logging import get_logger
@@ -43,12 +47,57 @@ _PAYMENT_STATUS = {
 }
 
 
-async def _claim(uow: UnitOfWork, envelope: EventEnvelope) -> tuple[ClaimRepository, ClaimRow | None]:
+@dataclass
+class _Locked:
+    """A claim this transaction has locked, with its payments as this session has them."""
+
+    row: ClaimRow
+    payments: list[PaymentRow]
+    transaction: object
+
+
+_LOCKED = "claims_intake.locked_claims"
+"""Key in ``session.info``: the claims this session's transaction has locked and loaded, by claim_id."""
+
+
+def _still_loaded(session: AsyncSession, locked: _Locked) -> bool:
+    """Whether what was loaded is still this transaction's (no rollback expired or expunged any of it since)."""
+    sync = session.sync_session
+    if locked.transaction is not sync.get_transaction():
+        return False
+    for obj in (locked.row, *locked.payments):
+        state = inspect(obj)
+        if state.session is not sync or state.expired or state.expired_attributes or state.deleted:
+            return False
+    return True
+
+
+async def _claim(
+    uow: UnitOfWork, envelope: EventEnvelope, *, payment_id: str | None = None
+) -> tuple[ClaimRepository, ClaimRow | None, list[PaymentRow], PaymentRow | None]:
+    """The event's claim, locked until the transaction ends, with its payments (and the payment ``payment_id``).
+
+    A transaction may apply several events (one Kafka batch): a claim an earlier one locked and loaded is
+    taken as the session has it, changes not yet flushed included, so it is not read again. Otherwise one
+    query reads claim and payments (flushing first what earlier events left pending).
+    """
     repo = ClaimRepository(uow.session)
-    row = await repo.get(envelope.claim_id, lock=True)
+    loaded: dict[str, _Locked] = uow.session.info.setdefault(_LOCKED, {})
+    locked = loaded.get(envelope.claim_id)
+    if locked is not None and _still_loaded(uow.session, locked):
+        wanted = None
+        if payment_id is not None:
+            wanted = next((p for p in locked.payments if p.payment_id == payment_id), None)
+            if wanted is None:  # a new payment, most likely; or, oddly, another claim's
+                wanted = await repo.payment(payment_id)
+        return repo, locked.row, locked.payments, wanted
+    row, payments, wanted = await repo.locked_with_payments(envelope.claim_id, payment_id=payment_id)
     if row is None:
+        loaded.pop(envelope.claim_id, None)
         log.warning("event for a claim intake does not know", event_type=envelope.event_type)
-    return repo, row
+        return repo, None, [], None
+    loaded[envelope.claim_id] = _Locked(row, payments, uow.session.sync_session.get_transaction())
+    return repo, row, payments, wanted
 
 
 def _explanation(adjustments: list[Any], locale: str) -> str:
@@ -61,7 +110,7 @@ def _explanation(adjustments: list[Any], locale: str) -> str:
 async def on_adjudicated(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
     """A decision: keep it when it is the latest, note who decided."""
     assert isinstance(payload, ClaimAdjudicated)
-    repo, row = await _claim(uow, envelope)
+    repo, row, payments, _ = await _claim(uow, envelope)
     if row is None:
         return
     details = {
@@ -71,13 +120,26 @@ async def on_adjudicated(uow: UnitOfWork, envelope: EventEnvelope, payload: Even
         "automatic": payload.automatic,
         "denial_reasons": [r.value for r in payload.denial_reasons],
     }
-    if row.first_decided_at is None or payload.decided_at < row.first_decided_at:
-        row.first_decided_at = payload.decided_at
+    first_decided_at = row.first_decided_at
+    if first_decided_at is None or payload.decided_at < first_decided_at:
+        first_decided_at = payload.decided_at
     if row.decision_version is not None and payload.decision_version <= row.decision_version:
+        row.first_decided_at = first_decided_at
         await record(
-            repo, row, at=envelope.occurred_at, actor=payload.decided_by, kind="stale_decision_ignored", details=details
+            repo,
+            row,
+            at=envelope.occurred_at,
+            actor=payload.decided_by,
+            kind="stale_decision_ignored",
+            details=details,
+            payments=payments,
         )
         return
+    # The statements on lines and denial reasons go first: they flush what is pending, and the claim's own
+    # changes below then go in one UPDATE.
+    await repo.set_decided_lines(row.claim_id, {line.line_no: line.payable for line in payload.lines})
+    await repo.set_denial_reasons(row.claim_id, [r.value for r in payload.denial_reasons])
+    row.first_decided_at = first_decided_at
     locale = (row.data.get("member") or {}).get("locale") or "zh-CN"
     row.decision_version = payload.decision_version
     row.outcome = payload.outcome.value
@@ -85,8 +147,6 @@ async def on_adjudicated(uow: UnitOfWork, envelope: EventEnvelope, payload: Even
     row.pended_at = None
     row.payable = payload.payable
     row.decision_automatic = payload.automatic
-    await repo.set_decided_lines(row.claim_id, {line.line_no: line.payable for line in payload.lines})
-    await repo.set_denial_reasons(row.claim_id, [r.value for r in payload.denial_reasons])
     row.deciders = [*row.deciders, payload.decided_by]
     row.decision = {
         "version": payload.decision_version,
@@ -113,14 +173,21 @@ async def on_adjudicated(uow: UnitOfWork, envelope: EventEnvelope, payload: Even
     denials = [r.value for r in payload.denial_reasons]
     reason = payload.outcome.value + (": " + ", ".join(denials) if denials else "")
     await record(
-        repo, row, at=envelope.occurred_at, actor=payload.decided_by, kind="decided", reason=reason, details=details
+        repo,
+        row,
+        at=envelope.occurred_at,
+        actor=payload.decided_by,
+        kind="decided",
+        reason=reason,
+        details=details,
+        payments=payments,
     )
 
 
 async def on_pended(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
     """Risk rules sent the claim to human review."""
     assert isinstance(payload, ClaimPended)
-    repo, row = await _claim(uow, envelope)
+    repo, row, payments, _ = await _claim(uow, envelope)
     if row is None:
         return
     row.pended = True
@@ -134,13 +201,14 @@ async def on_pended(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayl
         kind="pended",
         reason=", ".join(reasons),
         details={"review_id": payload.review_id, "reasons": reasons},
+        payments=payments,
     )
 
 
 async def on_verification(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
     """A reviewer asked the hospital to confirm records and bill."""
     assert isinstance(payload, VerificationRequested)
-    repo, row = await _claim(uow, envelope)
+    repo, row, payments, _ = await _claim(uow, envelope)
     if row is None:
         return
     await record(
@@ -151,38 +219,38 @@ async def on_verification(uow: UnitOfWork, envelope: EventEnvelope, payload: Eve
         kind="verification_requested",
         reason=payload.message,
         details={"review_id": payload.review_id, "provider_id": payload.provider_id},
+        payments=payments,
     )
 
 
 async def on_payment(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
     """A payment's progress."""
     assert isinstance(payload, PaymentEvent)
-    repo, row = await _claim(uow, envelope)
+    repo, row, payments, payment = await _claim(uow, envelope, payment_id=payload.payment_id)
     if row is None:
         return
     new_status = _PAYMENT_STATUS[type(payload)]
-    payment = await repo.payment(payload.payment_id)
     if payment is None:
-        repo.add(
-            PaymentRow(
-                payment_id=payload.payment_id,
-                claim_id=payload.claim_id,
-                decision_version=payload.decision_version,
-                amount=payload.amount,
-                currency=payload.currency,
-                payee=payload.payee.value,
-                status=new_status,
-                updated_at=envelope.occurred_at,
-            )
+        payment = PaymentRow(
+            payment_id=payload.payment_id,
+            claim_id=payload.claim_id,
+            decision_version=payload.decision_version,
+            amount=payload.amount,
+            currency=payload.currency,
+            payee=payload.payee.value,
+            status=new_status,
+            updated_at=envelope.occurred_at,
         )
+        repo.add(payment)
+        if payment.claim_id == row.claim_id:
+            payments.append(payment)
     else:  # one claim's payment events arrive in order (same topic, same key)
         payment.status = new_status
         payment.updated_at = envelope.occurred_at
-    await repo.flush()
     if isinstance(payload, PaymentCompleted):
         if row.first_paid_at is None or payload.settled_at < row.first_paid_at:
             row.first_paid_at = payload.settled_at
-    elif isinstance(payload, PaymentReturned) and await repo.settled_payments(row.claim_id) == 0:
+    elif isinstance(payload, PaymentReturned) and not any(p.status == "settled" for p in payments):
         row.first_paid_at = None
     details: dict[str, Any] = {
         "payment_id": payload.payment_id,
@@ -201,13 +269,14 @@ async def on_payment(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPay
         kind=f"payment_{new_status}",
         reason=reason,
         details=details,
+        payments=payments,
     )
 
 
 async def on_overpayment(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
     """A lower re-decision left an amount to recover."""
     assert isinstance(payload, OverpaymentRecorded)
-    repo, row = await _claim(uow, envelope)
+    repo, row, payments, _ = await _claim(uow, envelope)
     if row is None:
         return
     await record(
@@ -217,13 +286,14 @@ async def on_overpayment(uow: UnitOfWork, envelope: EventEnvelope, payload: Even
         actor=envelope.producer,
         kind="overpayment_recorded",
         details={"amount": f"{payload.amount:.2f}", "decision_version": payload.decision_version},
+        payments=payments,
     )
 
 
 async def on_notification(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
     """A message went to the claimant."""
     assert isinstance(payload, NotificationSent)
-    repo, row = await _claim(uow, envelope)
+    repo, row, payments, _ = await _claim(uow, envelope)
     if row is None:
         return
     await record(
@@ -238,24 +308,17 @@ async def on_notification(uow: UnitOfWork, envelope: EventEnvelope, payload: Eve
             "channel": payload.channel.value,
             "locale": payload.locale,
         },
+        payments=payments,
     )
 
 
 async def on_feedback(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
     """The claimant answered the satisfaction survey."""
     assert isinstance(payload, FeedbackReceived)
-    repo, row = await _claim(uow, envelope)
+    repo, row, payments, _ = await _claim(uow, envelope)
     if row is None:
         return
-    if await repo.feedback(payload.survey_id) is None:
-        repo.add(
-            FeedbackRow(
-                survey_id=payload.survey_id,
-                claim_id=row.claim_id,
-                score=payload.score,
-                received_at=envelope.occurred_at,
-            )
-        )
+    await repo.add_feedback(payload.survey_id, row.claim_id, payload.score, envelope.occurred_at)
     await record(
         repo,
         row,
@@ -263,6 +326,7 @@ async def on_feedback(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPa
         actor=envelope.producer,
         kind="feedback_received",
         details={"survey_id": payload.survey_id, "score": payload.score},
+        payments=payments,
     )
 
 
