@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from claims_adjudication.application.engine import after_commit, load, new_id, now, record_decision
 from claims_adjudication.config import AdjudicationSettings
 from claims_adjudication.db.models import ClaimRow, ReviewRow
-from claims_adjudication.db.repositories import AuditRepository, ClaimRepository, DecisionRepository, ReviewRepository
+from claims_adjudication.db.repositories import (
+    AuditRepository,
+    ClaimRepository,
+    DecisionRepository,
+    PolicyRepository,
+    ReviewRepository,
+)
 from claims_adjudication.domain import ClaimFacts, Outcome, PriorClaim, evaluate_risk
 from claims_adjudication.events.mapping import decision_summary
 from claims_adjudication.metrics import AdjudicationMetrics
@@ -29,30 +35,30 @@ class ClaimEvents:
     async def received(self, uow: UnitOfWork, claim: ClaimReceived) -> None:
         """Price the claim; pend it for review when a risk rule fires, else decide it (version 1)."""
         at = now()
-        claims = ClaimRepository(uow.session)
-        inserted = await claims.insert_if_absent(
-            {
-                "claim_id": claim.claim_id,
-                "member_id": claim.member.member_id,
-                "provider_id": claim.provider.provider_id,
-                "policy_number": claim.policy_number,
-                "currency": claim.currency,
-                "charged": claim.charged,
-                "first_service_date": min(line.service_date for line in claim.lines),
-                "received_on": claim.submitted_at.date(),
-                "received_at": claim.submitted_at,
-                "status": "received",
-                "latest_version": 0,
-                "payload": claim.model_dump(mode="json"),
-                "updated_at": at,
-            }
-        )
-        if not inserted:
+        session = uow.session
+        # One query: is the claim here already, and which versions of its policy and plan are current. Under
+        # the consumer's lock on the claim, and after the earlier events of the batch are flushed (autoflush).
+        head = await PolicyRepository(session).head(claim.policy_number, claim_id=claim.claim_id)
+        if head.claim_seen:
             return  # the same claim again (another event id): it is adjudicated once
-        claim_row = await claims.get(claim.claim_id)
-        assert claim_row is not None
+        claim_row = ClaimRow(
+            claim_id=claim.claim_id,
+            member_id=claim.member.member_id,
+            provider_id=claim.provider.provider_id,
+            policy_number=claim.policy_number,
+            currency=claim.currency,
+            charged=claim.charged,
+            first_service_date=min(line.service_date for line in claim.lines),
+            received_on=claim.submitted_at.date(),
+            received_at=claim.submitted_at,
+            status="received",
+            latest_version=0,
+            payload=claim.model_dump(mode="json"),
+            updated_at=at,
+        )
+        claims = ClaimRepository(session)
         try:
-            pricing = await load(uow.session, claim, at=at)
+            pricing = await load(session, claim, at=at, head=head)
             calculated = pricing.calculate()
         except ValueError as exc:
             raise PoisonMessage(f"claim {claim.claim_id} cannot be priced: {exc}") from exc
@@ -82,6 +88,8 @@ class ClaimEvents:
             )
             reasons = [r.value for r in found]
 
+        # Staged after the reads, so that it is inserted once with where it ends (no insert, then update).
+        claims.add(claim_row)
         if reasons:
             review = ReviewRow(
                 review_id=new_id(),
@@ -123,12 +131,12 @@ class ClaimEvents:
         claim_row = await ClaimRepository(uow.session).get(dispute.claim_id, lock=True)
         if claim_row is None:
             raise PoisonMessage(f"dispute of unknown claim {dispute.claim_id}")
-        decisions = await DecisionRepository(uow.session).of_claim(dispute.claim_id)
+        decisions, in_review = await DecisionRepository(uow.session).of_claim_in_review(dispute.claim_id)
         if not decisions:
             raise PoisonMessage(f"dispute of claim {dispute.claim_id}, which has no decision")
         audit = AuditRepository(uow.session)
         reviews = ReviewRepository(uow.session)
-        if await reviews.active_of_claim(dispute.claim_id):
+        if in_review:
             audit.record(
                 at=at,
                 actor=dispute.disputed_by,

@@ -2,26 +2,36 @@
 
 Every path that decides (automatic on receipt, a reviewer, a supervisor's second approval, a dispute's
 re-decision) goes through ``load`` and ``record_decision``: the accumulator rows of the member are
-locked (``SELECT … FOR UPDATE``) before they are read, so two claims of one member decided at once are
-priced one after the other, and the decision, the new accumulators and the outbox event commit together.
+locked (created or locked and read in one ``INSERT … ON CONFLICT DO UPDATE … RETURNING``) before they are
+read, so two claims of one member decided at once are priced one after the other, and the decision, the new
+accumulators and the outbox event commit together.
+
+Statements are round trips, and round trips are what a claim costs here: ``load`` asks the policy's and plan's
+current versions in one query and keeps parsed policies and plans (``products``); nothing is flushed by hand,
+so the rows a claim writes go in at the next autoflush or at commit. Several events may be handled in one
+session and transaction: every read goes through the ORM, whose autoflush first writes what earlier events
+staged, so each event sees the ones before it.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Generic, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims_adjudication.db.models import AccumulatorRow, ClaimRow, DecisionRow, PolicyRow
+from claims_adjudication.db.models import AccumulatorRow, ClaimRow, DecisionRow
 from claims_adjudication.db.repositories import (
     AccumulatorRepository,
     DecisionRepository,
     PlanRepository,
+    PolicyHead,
     PolicyRepository,
 )
 from claims_adjudication.domain import (
@@ -50,6 +60,8 @@ from claims_contracts.values import AdjustmentReason, Outcome, Payee
 from claims_platform.db import UnitOfWork
 
 AccKey = tuple[str, str, date]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 def now() -> datetime:
@@ -67,13 +79,76 @@ def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
     event.listen(session.sync_session, "after_commit", lambda _: callback(), once=True)
 
 
+class _Recent(Generic[K, V]):
+    """The ``size`` most recently used entries."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+# Parsed policies and plan versions, so that a policy's member list and a plan's definition are not read and
+# decoded for every claim. A policy is keyed by its number, version and write time: its version counts up on
+# every change (catalog.put_policy), so a changed policy is a new key; the write time keeps a database made
+# anew (tests) from meeting an entry of another one. A plan version never changes once written.
+_POLICIES: _Recent[tuple[str, int, datetime], Policy] = _Recent(256)
+_PLANS: _Recent[tuple[str, int, datetime], Plan] = _Recent(64)
+
+
+async def _plan(session: AsyncSession, code: str, version: int | None, created_at: datetime | None) -> Plan | None:
+    """A plan version, parsed (from the cache when it was parsed before); the current one when not named."""
+    plan = _PLANS.get((code, version, created_at)) if version is not None and created_at is not None else None
+    if plan is None:
+        row = await PlanRepository(session).version(code, version)
+        if row is None:
+            return None
+        plan = plan_from_definition(row.plan_code, row.version, row.definition)
+        _PLANS.put((row.plan_code, row.version, row.created_at), plan)
+    return plan
+
+
+async def products(
+    session: AsyncSession, policy_number: str, head: PolicyHead
+) -> tuple[Policy | None, int | None, Plan | None]:
+    """The policy (with its version) and its plan's current version, as of ``head``."""
+    if head.policy_version is None or head.policy_updated_at is None:
+        return None, None, None
+    policy = _POLICIES.get((policy_number, head.policy_version, head.policy_updated_at))
+    version = head.policy_version
+    if policy is None:
+        row = await PolicyRepository(session).get(policy_number)
+        if row is None:
+            return None, None, None
+        policy, version = policy_from_row(row), row.version
+        _POLICIES.put((row.policy_number, row.version, row.updated_at), policy)
+    if policy.plan_code != head.plan_code:  # it changed plans between the two reads: its plan as it is now
+        plan = await _plan(session, policy.plan_code, None, None)
+    elif head.plan_version is None:
+        plan = None
+    else:
+        plan = await _plan(session, policy.plan_code, head.plan_version, head.plan_created_at)
+    return policy, version, plan
+
+
 @dataclass
 class Pricing:
     """A claim ready to price: its policy and plan, and the member's accumulators, locked."""
 
     claim: ClaimReceived
     to_price: ClaimToPrice
-    policy_row: PolicyRow | None
+    policy_version: int | None
     policy: Policy | None
     plan: Plan | None
     current_key: AccKey | None
@@ -101,29 +176,32 @@ class Pricing:
 
 
 async def load(
-    session: AsyncSession, claim: ClaimReceived, *, previous: DecisionRow | None = None, at: datetime
+    session: AsyncSession,
+    claim: ClaimReceived,
+    *,
+    previous: DecisionRow | None = None,
+    at: datetime,
+    head: PolicyHead | None = None,
 ) -> Pricing:
     """Find the policy and plan and lock the member's accumulators; a previous decision is taken back first.
 
     For a re-decision (dispute) the previous decision's accumulator increments are subtracted, so the
     claim is priced as if that decision had never been made (DOMAIN §6, domain note in calculation.py).
-    Rows are locked in key order, so two transactions never wait on each other in a cycle.
+    Rows are locked in key order, so two transactions never wait on each other in a cycle. ``head`` is the
+    policy's head when the caller has read it already.
     """
     to_price = claim_to_price(claim)
-    policy_row = await PolicyRepository(session).get(claim.policy_number)
-    policy = plan = None
+    if head is None:
+        head = await PolicyRepository(session).head(claim.policy_number)
+    policy, policy_version, plan = await products(session, claim.policy_number, head)
     current_key: AccKey | None = None
-    if policy_row is not None:
-        policy = policy_from_row(policy_row)
-        version = await PlanRepository(session).version(policy_row.plan_code)
-        if version is not None:
-            plan = plan_from_definition(version.plan_code, version.version, version.definition)
-        current_key = (claim.member.member_id, policy_row.policy_number, policy_row.effective_date)
-    pricing = Pricing(claim, to_price, policy_row, policy, plan, current_key)
+    if policy is not None:
+        current_key = (claim.member.member_id, policy.policy_number, policy.effective_date)
+    pricing = Pricing(claim, to_price, policy_version, policy, plan, current_key)
 
     keys: dict[AccKey, date] = {}
-    if current_key is not None and policy_row is not None:
-        keys[current_key] = policy_row.expiry_date
+    if current_key is not None and policy is not None:
+        keys[current_key] = policy.expiry_date
     prev_key: AccKey | None = None
     if previous is not None and previous.period_start is not None:
         prev_key = (previous.member_id, previous.policy_number, previous.period_start)
@@ -179,7 +257,8 @@ def record_decision(
             store_accumulators(acc_row, pricing.values[key])
             acc_row.updated_at = at
     delta = decision.accumulator_delta
-    plan, policy_row = pricing.plan, pricing.policy_row
+    plan = pricing.plan
+    lines = decision_lines(decision)
     row = DecisionRow(
         claim_id=claim.claim_id,
         version=version,
@@ -191,7 +270,7 @@ def record_decision(
         plan_code=plan.code if plan is not None else None,
         plan_version=plan.version if plan is not None else None,
         policy_number=claim.policy_number,
-        policy_version=policy_row.version if policy_row is not None else None,
+        policy_version=pricing.policy_version,
         member_id=claim.member.member_id,
         provider_id=claim.provider.provider_id,
         payee=claim.payee.value,
@@ -201,7 +280,7 @@ def record_decision(
         payable=decision.payable,
         member_responsibility=decision.member_responsibility,
         other_insurance=decision.other_insurance,
-        lines=[line.model_dump(mode="json") for line in decision_lines(decision)],
+        lines=[line.model_dump(mode="json") for line in lines],
         denial_reasons=[r.value for r in decision.denial_reasons],
         period_start=pricing.current_key[2] if pricing.current_key is not None else None,
         delta_deductible=delta.deductible_used,
@@ -230,7 +309,7 @@ def record_decision(
             payable=decision.payable,
             member_responsibility=decision.member_responsibility,
             other_insurance=decision.other_insurance,
-            lines=decision_lines(decision),
+            lines=lines,
             denial_reasons=[AdjustmentReason(r.value) for r in decision.denial_reasons],
             decided_by=decided_by,
             automatic=automatic,

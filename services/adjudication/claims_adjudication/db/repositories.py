@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Row, and_, false, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +25,7 @@ from claims_adjudication.db.models import (
 )
 
 ZERO = Decimal("0.00")
+ACTIVE_REVIEW = ("open", "awaiting_second_approval")
 
 
 def _dialect(session: AsyncSession) -> Any:
@@ -68,6 +70,20 @@ class PlanRepository:
         await self.session.execute(stmt)
 
 
+@dataclass(frozen=True)
+class PolicyHead:
+    """The current version of a policy (None: no such policy) and of its plan (None: no version), each with
+    the time it was written, which together key the parsed policy and plan (a policy's version counts up on
+    every change; a plan version never changes)."""
+
+    claim_seen: bool
+    policy_version: int | None
+    policy_updated_at: datetime | None
+    plan_code: str | None
+    plan_version: int | None
+    plan_created_at: datetime | None
+
+
 class PolicyRepository:
     """Policies."""
 
@@ -85,6 +101,38 @@ class PolicyRepository:
         """Stage a new policy."""
         self.session.add(row)
 
+    async def head(self, policy_number: str, *, claim_id: str | None = None) -> PolicyHead:
+        """Which versions of the policy and of its plan are current, in one query (no member list, no plan
+        definition: those are read only when not cached); with ``claim_id``, also whether that claim is here."""
+        seen = select(ClaimRow.claim_id).where(ClaimRow.claim_id == claim_id).exists() if claim_id else false()
+        one = select(literal(1).label("one")).subquery("one")
+        stmt = (
+            select(
+                seen.label("claim_seen"),
+                PolicyRow.version,
+                PolicyRow.updated_at,
+                PolicyRow.plan_code,
+                PlanVersionRow.version.label("plan_version"),
+                PlanVersionRow.created_at.label("plan_created_at"),
+            )
+            .select_from(one)
+            .outerjoin(PolicyRow, PolicyRow.policy_number == policy_number)
+            .outerjoin(PlanRow, PlanRow.code == PolicyRow.plan_code)
+            .outerjoin(
+                PlanVersionRow,
+                and_(PlanVersionRow.plan_code == PlanRow.code, PlanVersionRow.version == PlanRow.current_version),
+            )
+        )
+        row = (await self.session.execute(stmt)).one()
+        return PolicyHead(
+            claim_seen=bool(row.claim_seen),
+            policy_version=row.version,
+            policy_updated_at=row.updated_at,
+            plan_code=row.plan_code,
+            plan_version=row.plan_version,
+            plan_created_at=row.plan_created_at,
+        )
+
 
 class ClaimRepository:
     """Claims as received, and the history the risk rules look at."""
@@ -99,16 +147,24 @@ class ClaimRepository:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def insert_if_absent(self, values: dict[str, Any]) -> bool:
-        """Insert a claim; False when a claim with this id is already here."""
-        dialect = _dialect(self.session)
-        stmt = dialect.insert(ClaimRow).values(**values).on_conflict_do_nothing().returning(ClaimRow.claim_id)
-        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
+    def add(self, row: ClaimRow) -> None:
+        """Stage a new claim (whether it is here already is asked first, under the consumer's claim lock)."""
+        self.session.add(row)
 
-    async def history_of_member(self, member_id: str, exclude_claim_id: str) -> Sequence[ClaimRow]:
-        """The member's other claims, for the duplicate and frequency rules."""
-        stmt = select(ClaimRow).where(ClaimRow.member_id == member_id, ClaimRow.claim_id != exclude_claim_id)
-        return (await self.session.execute(stmt)).scalars().all()
+    async def history_of_member(
+        self, member_id: str, exclude_claim_id: str
+    ) -> Sequence[Row[str, str, str, date, date, Decimal, str]]:
+        """The member's other claims, for the duplicate and frequency rules (the columns they look at)."""
+        stmt = select(
+            ClaimRow.claim_id,
+            ClaimRow.member_id,
+            ClaimRow.provider_id,
+            ClaimRow.received_on,
+            ClaimRow.first_service_date,
+            ClaimRow.charged,
+            ClaimRow.status,
+        ).where(ClaimRow.member_id == member_id, ClaimRow.claim_id != exclude_claim_id)
+        return (await self.session.execute(stmt)).all()
 
 
 class AccumulatorRepository:
@@ -120,9 +176,14 @@ class AccumulatorRepository:
     async def lock(
         self, member_id: str, policy_number: str, period_start: date, period_end: date, now: datetime
     ) -> AccumulatorRow:
-        """The row (created at zero when absent), locked until the transaction ends."""
+        """The row (created at zero when absent), locked until the transaction ends, in one statement.
+
+        ``INSERT … ON CONFLICT DO UPDATE … RETURNING``: a new row is inserted (and so locked); an existing one
+        is "updated" to what it is, which locks it like ``SELECT … FOR UPDATE`` (a second transaction waits
+        here until the first ends, then gets the row as that one left it) and returns it.
+        """
         dialect = _dialect(self.session)
-        await self.session.execute(
+        stmt = (
             dialect.insert(AccumulatorRow)
             .values(
                 member_id=member_id,
@@ -135,19 +196,15 @@ class AccumulatorRepository:
                 version=0,
                 updated_at=now,
             )
-            .on_conflict_do_nothing()
-        )
-        stmt = (
-            select(AccumulatorRow)
-            .where(
-                AccumulatorRow.member_id == member_id,
-                AccumulatorRow.policy_number == policy_number,
-                AccumulatorRow.period_start == period_start,
+            .on_conflict_do_update(
+                index_elements=[AccumulatorRow.member_id, AccumulatorRow.policy_number, AccumulatorRow.period_start],
+                set_={"version": AccumulatorRow.__table__.c.version},
             )
-            .with_for_update()
+            .returning(AccumulatorRow)
             .execution_options(populate_existing=True)
         )
-        return (await self.session.execute(stmt)).scalar_one()
+        row: AccumulatorRow = (await self.session.execute(stmt)).scalar_one()
+        return row
 
     async def of_member(self, member_id: str, policy_number: str | None) -> Sequence[AccumulatorRow]:
         """A member's accumulators, per policy and period."""
@@ -173,6 +230,19 @@ class DecisionRepository:
         stmt = select(DecisionRow).where(DecisionRow.claim_id == claim_id).order_by(DecisionRow.version)
         return (await self.session.execute(stmt)).scalars().all()
 
+    async def of_claim_in_review(self, claim_id: str) -> tuple[Sequence[DecisionRow], bool]:
+        """Every decision on a claim, oldest first, and whether it has an active review (one query; when it
+        has no decision, whether it is in review is not asked and False)."""
+        in_review = (
+            select(ReviewRow.review_id)
+            .where(ReviewRow.claim_id == claim_id, ReviewRow.status.in_(ACTIVE_REVIEW))
+            .exists()
+            .label("in_review")
+        )
+        stmt = select(DecisionRow, in_review).where(DecisionRow.claim_id == claim_id).order_by(DecisionRow.version)
+        rows = (await self.session.execute(stmt)).all()
+        return [row[0] for row in rows], bool(rows and rows[0][1])
+
     async def get(self, claim_id: str, version: int) -> DecisionRow | None:
         """One version of a claim's decision."""
         return await self.session.get(DecisionRow, (claim_id, version))
@@ -197,9 +267,7 @@ class ReviewRepository:
 
     async def active_of_claim(self, claim_id: str) -> Sequence[ReviewRow]:
         """A claim's reviews that are not decided or closed yet."""
-        stmt = select(ReviewRow).where(
-            ReviewRow.claim_id == claim_id, ReviewRow.status.in_(("open", "awaiting_second_approval"))
-        )
+        stmt = select(ReviewRow).where(ReviewRow.claim_id == claim_id, ReviewRow.status.in_(ACTIVE_REVIEW))
         return (await self.session.execute(stmt)).scalars().all()
 
     async def page(self, status: str | None, after: tuple[datetime, str] | None, limit: int) -> Sequence[ReviewRow]:
