@@ -1,4 +1,8 @@
-"""The payment service's use cases, each inside the caller's unit of work (which alone commits)."""
+"""The payment service's use cases, each inside the caller's unit of work (which alone commits).
+
+The bank worker's look at its queues (``bank_work``) and its questions to the bank (``ask_bank``) lock
+nothing and run outside one; ``bank_round`` then changes what the answers say, in one unit of work.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claims_contracts.events import (
     ClaimAdjudicated,
@@ -30,16 +36,28 @@ from claims_payment.db.models import (
     ProviderAccountRow,
 )
 from claims_payment.db.repositories import (
+    AtBank,
+    BankWork,
     BatchRepository,
     DecisionRepository,
     LedgerRepository,
     OverpaymentRepository,
     PayeeRepository,
+    Payees,
     PaymentRepository,
+    bank_worklist,
+    prepare_read,
 )
 from claims_payment.domain import ledger
 from claims_payment.domain.amounts import PriorPayment, committed_amount, plan_decision
-from claims_payment.domain.bank import Bank, BankUnavailable, TransferBatch, TransferState
+from claims_payment.domain.bank import (
+    Bank,
+    BankUnavailable,
+    Submission,
+    TransferBatch,
+    TransferState,
+    TransferStatus,
+)
 from claims_payment.domain.model import (
     RETRYABLE_BY_OPERATOR,
     HoldReason,
@@ -51,11 +69,15 @@ from claims_payment.domain.model import (
 )
 from claims_payment.domain.pain001 import CreditTransfer
 from claims_platform.db import UnitOfWork
+from claims_platform.inbox import describe
 from claims_platform.logging import get_logger
 
 log = get_logger(__name__)
 
 ZERO = Decimal("0.00")
+
+_Submitted = tuple[list[PaymentRow], list[CreditTransfer], BatchRow | None, Sequence[Submission] | BankUnavailable]
+"""A currency's payments, their transfers, and the batch with the bank's answers (or why there is none)."""
 
 
 def utcnow() -> datetime:
@@ -75,6 +97,15 @@ class ProviderAccountResult:
     released: int
 
 
+@dataclass(frozen=True)
+class BankNews:
+    """An answer of the bank that changes a payment, about the transfer ``bank_reference`` of it."""
+
+    payment_id: uuid.UUID
+    bank_reference: str | None
+    answer: TransferStatus
+
+
 class PaymentService:
     """Decisions into payments, payments to the bank, and every status change with its ledger movement."""
 
@@ -91,9 +122,9 @@ class PaymentService:
         """Keep the claim's payee (and the member's account, encrypted); release payments waiting for it."""
         account = event.bank_account
         # Lock order everywhere: claim, then provider, then payment rows (no deadlock with a registration).
-        await DecisionRepository(uow.session).lock_claim(event.claim_id)  # a decision may be arriving concurrently
-        await PayeeRepository(uow.session).lock_provider(event.provider.provider_id)
-        await PayeeRepository(uow.session).add_claim(
+        # A decision may be arriving concurrently.
+        await DecisionRepository(uow.session).lock_claim(event.claim_id, provider_id=event.provider.provider_id)
+        payments = await PayeeRepository(uow.session).add_claim_and_lock_scheduled(
             {
                 "claim_id": event.claim_id,
                 "member_id": event.member.member_id,
@@ -107,7 +138,6 @@ class PaymentService:
                 "received_at": self.clock(),
             }
         )
-        payments = await PaymentRepository(uow.session).scheduled_for_claim(event.claim_id)
         for payment in payments:
             await self._resolve_account(uow, payment)
 
@@ -139,12 +169,23 @@ class PaymentService:
 
     async def _resolve_account(self, uow: UnitOfWork, payment: PaymentRow) -> None:
         """Copy the payee's account onto a scheduled payment, or hold it until the account is known."""
-        payees = PayeeRepository(uow.session)
+        repo = PayeeRepository(uow.session)
+        if payment.payee == Payee.PROVIDER:
+            await repo.lock_provider(payment.provider_id)  # a registration may be committing concurrently
+        await prepare_read(uow.session, None)  # the payee lookups below read accounts only
+        with uow.session.no_autoflush:
+            if payment.payee == Payee.PROVIDER:
+                payees = Payees(claim=None, provider=await repo.provider(payment.provider_id))
+            else:
+                payees = Payees(claim=await repo.claim(payment.claim_id), provider=None)
+        self._copy_account(payment, payees)
+
+    def _copy_account(self, payment: PaymentRow, payees: Payees) -> None:
+        """The payee's account onto the payment (``payees`` read under the claim's and provider's locks)."""
         holder = enc = last4 = bank_code = None
         hold: HoldReason | None
         if payment.payee == Payee.PROVIDER:
-            await payees.lock_provider(payment.provider_id)  # a registration may be committing concurrently
-            account = await payees.provider(payment.provider_id)
+            account = payees.provider
             hold = HoldReason.AWAITING_PROVIDER_ACCOUNT if account is None else None
             if account is not None:
                 holder, enc, last4, bank_code = (
@@ -154,7 +195,7 @@ class PaymentService:
                     account.bank_code,
                 )
         else:
-            claim = await payees.claim(payment.claim_id)
+            claim = payees.claim
             hold = HoldReason.AWAITING_MEMBER_ACCOUNT if claim is None or claim.account_number_enc is None else None
             if claim is not None and hold is None:
                 holder, enc, last4, bank_code = (
@@ -175,12 +216,16 @@ class PaymentService:
     # --- decisions -----------------------------------------------------------------------------
 
     async def apply_decision(self, uow: UnitOfWork, event: ClaimAdjudicated) -> None:
-        """One decision: pay what the claim is still owed, or record an overpayment; at most once."""
+        """One decision: pay what the claim is still owed, or record an overpayment; at most once.
+
+        Two statements before the writes (the locks; then the claim's decisions, overpayments, payments
+        and payee details in one read); the writes go out with the unit of work's flush. Several events
+        may share the unit of work: the read sees what earlier ones did for the claim.
+        """
         decisions = DecisionRepository(uow.session)
-        payments = PaymentRepository(uow.session)
-        await decisions.lock_claim(event.claim_id)
-        await PayeeRepository(uow.session).lock_provider(event.provider_id)
-        if await decisions.get(event.claim_id, event.decision_version) is not None:
+        await decisions.lock_claim(event.claim_id, provider_id=event.provider_id)
+        claim = await decisions.context(event.claim_id, event.decision_version, event.provider_id)
+        if claim.seen:
             log.info("decision already applied", decision_version=event.decision_version)
             return
         now = self.clock()
@@ -195,13 +240,12 @@ class PaymentService:
             recovery_waived=ZERO,
             recorded_at=now,
         )
-        latest = await decisions.latest_version(event.claim_id)
-        if latest is not None and latest > event.decision_version:
+        if claim.latest is not None and claim.latest > event.decision_version:
             decision.action = "stale"
             decisions.add(decision)
-            log.warning("stale decision ignored", decision_version=event.decision_version, latest=latest)
+            log.warning("stale decision ignored", decision_version=event.decision_version, latest=claim.latest)
             return
-        prior = await payments.of_claim(event.claim_id, for_update=True)
+        prior = claim.payments
         book = LedgerRepository(uow.session)
         for old in prior:
             if old.status in RETRYABLE_BY_OPERATOR and old.superseded_by_version is None:
@@ -211,16 +255,14 @@ class PaymentService:
         committed = committed_amount(
             PriorPayment(p.amount, PaymentStatus(p.status), p.superseded_by_version is not None) for p in prior
         )
-        open_recovery = await OverpaymentRepository(uow.session).recorded(event.claim_id) - await decisions.waived(
-            event.claim_id
-        )
+        open_recovery = claim.overpaid - claim.waived
         plan = plan_decision(event.payable, committed, open_recovery)
         if plan.recovery_waived:
             decision.recovery_waived = plan.recovery_waived
             book.record(ledger.recovery_waived(plan.recovery_waived), claim_id=event.claim_id, payment_id=None, at=now)
         if plan.pay:
             decision.action, decision.amount = "payment", plan.pay
-            await self._schedule(uow, event, plan.pay, now)
+            self._schedule(uow, event, plan.pay, now, claim.payees)
         elif plan.overpayment:
             decision.action, decision.amount = "overpayment", plan.overpayment
             OverpaymentRepository(uow.session).add(
@@ -248,7 +290,10 @@ class PaymentService:
             log.info("overpayment recorded", decision_version=event.decision_version, amount=str(plan.overpayment))
         decisions.add(decision)
 
-    async def _schedule(self, uow: UnitOfWork, event: ClaimAdjudicated, amount: Decimal, now: datetime) -> None:
+    def _schedule(
+        self, uow: UnitOfWork, event: ClaimAdjudicated, amount: Decimal, now: datetime, payees: Payees
+    ) -> None:
+        """A new payment (identity: claim and decision version, under a unique constraint), written at flush."""
         payment = PaymentRow(
             id=uuid.uuid4(),
             claim_id=event.claim_id,
@@ -265,12 +310,11 @@ class PaymentService:
             created_at=now,
             updated_at=now,
         )
+        self._copy_account(payment, payees)  # before it is added: one INSERT, no UPDATE after it
         PaymentRepository(uow.session).add(payment)
-        await self._resolve_account(uow, payment)
         LedgerRepository(uow.session).record(
             ledger.approved(amount), claim_id=event.claim_id, payment_id=payment.id, at=now
         )
-        await uow.session.flush()
         self._publish_scheduled(uow, payment)
         log.info("payment scheduled", payment_id=str(payment.id), amount=str(amount), hold=payment.hold_reason)
 
@@ -299,8 +343,7 @@ class PaymentService:
         payment = await payments.get(payment_id)
         if payment is None:
             return None
-        await DecisionRepository(uow.session).lock_claim(payment.claim_id)
-        await PayeeRepository(uow.session).lock_provider(payment.provider_id)
+        await DecisionRepository(uow.session).lock_claim(payment.claim_id, provider_id=payment.provider_id)
         await uow.session.refresh(payment, with_for_update=True)
         if payment.superseded_by_version is not None:
             raise RetryRefused(
@@ -344,55 +387,95 @@ class PaymentService:
         )
         log.warning("payment failed", payment_id=str(payment.id), retryable=retryable)
 
-    async def send_due(self, uow: UnitOfWork, bank: Bank) -> int:
-        """Hand the payments that are due to the bank, one batch per currency; returns how many were handled."""
+    async def bank_work(self, conn: AsyncConnection) -> BankWork:
+        """What the bank worker has to do (one statement, no lock, no transaction needed)."""
         now = self.clock()
-        due = await PaymentRepository(uow.session).lock_due(now, self.settings.worker_batch_size)
+        since = now - timedelta(seconds=self.settings.return_window_seconds)
+        return await bank_worklist(conn, now, since, self.settings.worker_batch_size)
+
+    async def ask_bank(self, bank: Bank, at_bank: Sequence[AtBank]) -> list[BankNews]:
+        """Ask the bank about the payments it holds (outside any transaction); the answers that change one."""
+        news: list[BankNews] = []
+        for p in at_bank:
+            answer = await self._status(bank, p.payment_id, p.bank_reference)
+            if answer is None:
+                continue
+            if (p.status == PaymentStatus.SENT and answer.state is not TransferState.PENDING) or (
+                p.status == PaymentStatus.SETTLED and answer.state is TransferState.RETURNED
+            ):
+                news.append(BankNews(p.payment_id, p.bank_reference, answer))
+        return news
+
+    @staticmethod
+    async def _status(bank: Bank, payment_id: uuid.UUID, reference: str | None) -> TransferStatus | None:
+        """The bank's answer about one transfer; None when it cannot say now (asked again next round)."""
+        try:
+            return await bank.status(reference or "")
+        except BankUnavailable:
+            return None
+        except Exception as exc:  # one bad answer must not hold up the other payments, nor the sending
+            log.error("bank status failed", payment_id=str(payment_id), error=describe(exc))
+            return None
+
+    async def bank_round(self, uow: UnitOfWork, bank: Bank, *, due: bool, news: Sequence[BankNews]) -> int:
+        """One transaction of the bank worker; returns how much happened.
+
+        Applies the bank's news (``ask_bank``) to the payments concerned, and sends the due payments, one
+        batch per currency, asking the bank right away about what it took. Every row the round changes is
+        locked and read before anything changes (``SKIP LOCKED``: replicas share the work, never send
+        one payment twice at once, never apply one answer twice), so the writes go out in one flush.
+        """
+        now = self.clock()
+        payments = PaymentRepository(uow.session)
+        told = await payments.lock_many([n.payment_id for n in news])
+        sending = await payments.lock_due(now, self.settings.worker_batch_size) if due else []
+        taken = await self._send(uow, bank, sending, now)
+        # As the bank worker always did: sent payments oldest first (those just sent last), then settled ones.
+        answers: list[tuple[PaymentRow, TransferStatus]] = []
+        by_id = {n.payment_id: n for n in news}
+        for p in told:
+            item = by_id[p.id]
+            if p.bank_reference == item.bank_reference:  # else it was sent again since (an operator retry)
+                answers.append((p, item.answer))
+        settled = [a for a in answers if a[0].status != PaymentStatus.SENT]
+        answers = [a for a in answers if a[0].status == PaymentStatus.SENT]
+        for p in taken:
+            answer = await self._status(bank, p.id, p.bank_reference)
+            if answer is not None:
+                answers.append((p, answer))
+        changed = 0
+        for p, answer in [*answers, *settled]:
+            changed += self._apply_answer(uow, p, answer, now)
+        return len(sending) + changed
+
+    async def _send(self, uow: UnitOfWork, bank: Bank, due: Sequence[PaymentRow], now: datetime) -> list[PaymentRow]:
+        """Hand due payments to the bank, one batch per currency; returns those it accepted."""
         groups: dict[str, list[PaymentRow]] = defaultdict(list)
         for payment in due:
             groups[payment.currency].append(payment)
+        results: list[_Submitted] = []
         for currency, group in groups.items():
-            await self._send_batch(uow, bank, currency, group, now)
-        return len(due)
-
-    async def _send_batch(
-        self, uow: UnitOfWork, bank: Bank, currency: str, group: Sequence[PaymentRow], now: datetime
-    ) -> None:
-        batch_id = uuid.uuid4()
-        transfers = [
-            CreditTransfer(
-                end_to_end_id=p.id.hex,
-                amount=p.amount,
-                currency=currency,
-                creditor_name=p.creditor_name or "",
-                creditor_account=self.cipher.decrypt(p.account_number_enc or ""),
-                creditor_bank_code=p.bank_code or "",
-                remittance=f"Claim {p.claim_id} decision {p.decision_version}",
-            )
-            for p in group
-        ]
-        by_e2e = {p.id.hex: p for p in group}
-        try:
-            answers = await bank.submit(
-                TransferBatch(batch_id.hex, now, transfers, {p.id.hex: p.attempts + 1 for p in group})
-            )
-        except BankUnavailable as exc:
-            for p in group:
-                p.attempts += 1
-                p.last_error = str(exc)[:500]
-                p.updated_at = now
-                if p.attempts >= self.settings.send_max_attempts:
-                    self._fail(uow, p, f"bank unavailable after {p.attempts} attempts: {exc}", retryable=True, at=now)
-                else:
-                    delay = backoff_seconds(
-                        p.attempts, self.settings.send_backoff_seconds, self.settings.send_backoff_max_seconds
-                    )
-                    p.next_attempt_at = now + timedelta(seconds=delay)
-            log.warning("bank unavailable; batch will be retried", payments=len(group))
-            return
-        batches = BatchRepository(uow.session)
-        batches.add(
-            BatchRow(
+            batch_id = uuid.uuid4()
+            transfers = [
+                CreditTransfer(
+                    end_to_end_id=p.id.hex,
+                    amount=p.amount,
+                    currency=currency,
+                    creditor_name=p.creditor_name or "",
+                    creditor_account=self.cipher.decrypt(p.account_number_enc or ""),
+                    creditor_bank_code=p.bank_code or "",
+                    remittance=f"Claim {p.claim_id} decision {p.decision_version}",
+                )
+                for p in group
+            ]
+            try:
+                answers = await bank.submit(
+                    TransferBatch(batch_id.hex, now, transfers, {p.id.hex: p.attempts + 1 for p in group})
+                )
+            except BankUnavailable as exc:
+                results.append((group, transfers, None, exc))
+                continue
+            created = BatchRow(
                 id=batch_id,
                 message_id=batch_id.hex,
                 currency=currency,
@@ -401,71 +484,94 @@ class PaymentService:
                 execution_date=now.date(),
                 created_at=now,
             )
-        )
-        await uow.session.flush()  # the batch row first: its items refer to it
-        batches.add_items(
-            [
-                BatchItemRow(
-                    batch_id=batch_id,
-                    payment_id=by_e2e[t.end_to_end_id].id,
-                    end_to_end_id=t.end_to_end_id,
-                    amount=t.amount,
-                    currency=currency,
-                    creditor_name=t.creditor_name,
-                    account_number_enc=by_e2e[t.end_to_end_id].account_number_enc or "",
-                    account_last4=by_e2e[t.end_to_end_id].account_last4 or "",
-                    bank_code=t.creditor_bank_code,
-                    remittance=t.remittance,
-                )
-                for t in transfers
-            ]
-        )
-        for answer in answers:
-            p = by_e2e[answer.end_to_end_id]
-            p.attempts += 1
-            p.batch_id = batch_id
-            if answer.accepted:
-                self._move(uow, p, PaymentStatus.SENT, now)
-                p.sent_at = now
-                p.bank_reference = answer.reference
-                p.last_error = None
-                uow.publish(
-                    PaymentSent.model_validate({**self._common(p), "batch_id": str(batch_id)}), claim_id=p.claim_id
-                )
-            else:
-                self._fail(uow, p, answer.reason or "rejected by the bank", retryable=False, at=now)
-        log.info("batch sent", batch_id=str(batch_id), payments=len(transfers))
-
-    async def poll_bank(self, uow: UnitOfWork, bank: Bank) -> int:
-        """Ask the bank about sent payments (and recently settled ones, for returns); returns how many changed."""
-        now = self.clock()
-        since = now - timedelta(seconds=self.settings.return_window_seconds)
-        changed = 0
-        for p in await PaymentRepository(uow.session).lock_at_bank(since, self.settings.worker_batch_size):
-            try:
-                answer = await bank.status(p.bank_reference or "")
-            except BankUnavailable:
+            results.append((group, transfers, created, answers))
+        batches = BatchRepository(uow.session)
+        handed = [row for _, _, row, _ in results if row is not None]
+        if handed:
+            for row in handed:
+                batches.add(row)
+            # The batch rows first, alone (nothing else has changed yet): their items refer to them.
+            await uow.session.flush()
+        taken: list[PaymentRow] = []
+        for group, transfers, batch, outcome in results:
+            if isinstance(outcome, BankUnavailable):
+                self._unavailable(uow, group, outcome, now)
                 continue
-            at = answer.at or now
-            if p.status == PaymentStatus.SENT:
-                if answer.state is TransferState.PENDING:
-                    continue
-                if answer.state is TransferState.FAILED:
-                    self._fail(uow, p, answer.reason or "rejected by the bank", retryable=False, at=at)
-                    changed += 1
-                    continue
-                self._settle(uow, p, at)
-                changed += 1
-            if answer.state is TransferState.RETURNED and p.status == PaymentStatus.SETTLED:
-                self._move(uow, p, PaymentStatus.RETURNED, at)
-                p.returned_at = at
-                p.failure_reason = (answer.reason or "returned by the payee's bank")[:500]
-                uow.publish(
-                    PaymentReturned.model_validate({**self._common(p), "reason": p.failure_reason}),
-                    claim_id=p.claim_id,
+            assert batch is not None
+            by_e2e = {p.id.hex: p for p in group}
+            batches.add_items(
+                [
+                    BatchItemRow(
+                        batch_id=batch.id,
+                        payment_id=by_e2e[t.end_to_end_id].id,
+                        end_to_end_id=t.end_to_end_id,
+                        amount=t.amount,
+                        currency=batch.currency,
+                        creditor_name=t.creditor_name,
+                        account_number_enc=by_e2e[t.end_to_end_id].account_number_enc or "",
+                        account_last4=by_e2e[t.end_to_end_id].account_last4 or "",
+                        bank_code=t.creditor_bank_code,
+                        remittance=t.remittance,
+                    )
+                    for t in transfers
+                ]
+            )
+            for answer in outcome:
+                p = by_e2e[answer.end_to_end_id]
+                p.attempts += 1
+                p.batch_id = batch.id
+                if answer.accepted:
+                    self._move(uow, p, PaymentStatus.SENT, now)
+                    p.sent_at = now
+                    p.bank_reference = answer.reference
+                    p.last_error = None
+                    uow.publish(
+                        PaymentSent.model_validate({**self._common(p), "batch_id": str(batch.id)}),
+                        claim_id=p.claim_id,
+                    )
+                    taken.append(p)
+                else:
+                    self._fail(uow, p, answer.reason or "rejected by the bank", retryable=False, at=now)
+            log.info("batch sent", batch_id=str(batch.id), payments=len(transfers))
+        return taken
+
+    def _unavailable(self, uow: UnitOfWork, group: Sequence[PaymentRow], exc: BankUnavailable, now: datetime) -> None:
+        """A transient failure: each payment is tried again later (backoff), or fails after the last attempt."""
+        for p in group:
+            p.attempts += 1
+            p.last_error = str(exc)[:500]
+            p.updated_at = now
+            if p.attempts >= self.settings.send_max_attempts:
+                self._fail(uow, p, f"bank unavailable after {p.attempts} attempts: {exc}", retryable=True, at=now)
+            else:
+                delay = backoff_seconds(
+                    p.attempts, self.settings.send_backoff_seconds, self.settings.send_backoff_max_seconds
                 )
-                log.warning("payment returned", payment_id=str(p.id))
-                changed += 1
+                p.next_attempt_at = now + timedelta(seconds=delay)
+        log.warning("bank unavailable; batch will be retried", payments=len(group))
+
+    def _apply_answer(self, uow: UnitOfWork, p: PaymentRow, answer: TransferStatus, now: datetime) -> int:
+        """What the bank said about a payment, applied to it as it is now (locked); how many changes it made."""
+        at = answer.at or now
+        changed = 0
+        if p.status == PaymentStatus.SENT:
+            if answer.state is TransferState.PENDING:
+                return 0
+            if answer.state is TransferState.FAILED:
+                self._fail(uow, p, answer.reason or "rejected by the bank", retryable=False, at=at)
+                return 1
+            self._settle(uow, p, at)
+            changed += 1
+        if answer.state is TransferState.RETURNED and p.status == PaymentStatus.SETTLED:
+            self._move(uow, p, PaymentStatus.RETURNED, at)
+            p.returned_at = at
+            p.failure_reason = (answer.reason or "returned by the payee's bank")[:500]
+            uow.publish(
+                PaymentReturned.model_validate({**self._common(p), "reason": p.failure_reason}),
+                claim_id=p.claim_id,
+            )
+            log.warning("payment returned", payment_id=str(p.id))
+            changed += 1
         return changed
 
     def _settle(self, uow: UnitOfWork, p: PaymentRow, at: datetime) -> None:

@@ -24,14 +24,22 @@ class PaymentWorker:
         self.poll_seconds = poll_seconds
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # The look at the queues locks nothing: it runs outside a transaction (no BEGIN, no COMMIT).
+        self._look = db.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def run_once(self) -> int:
-        """One round: send what is due, then ask the bank about what it holds; returns how much happened."""
+        """One round: send what is due, and apply what the bank says about what it holds; how much happened.
+
+        An idle round is one statement. The bank is asked about the payments it holds before a
+        transaction opens; one transaction then applies its news and sends the due payments.
+        """
+        async with self._look.connect() as conn:
+            work = await self.service.bank_work(conn)
+        news = await self.service.ask_bank(self.bank, work.at_bank)
+        if not work.due and not news:
+            return 0
         async with self.db.uow() as uow:
-            sent = await self.service.send_due(uow, self.bank)
-        async with self.db.uow() as uow:
-            changed = await self.service.poll_bank(uow, self.bank)
-        return sent + changed
+            return await self.service.bank_round(uow, self.bank, due=work.due, news=news)
 
     async def run(self) -> None:
         """Rounds until stopped; an error is logged and the next round tries again."""
@@ -49,7 +57,12 @@ class PaymentWorker:
                 self._wake.clear()
 
     def wake(self) -> None:
-        """Start the next round now (e.g. after a commit that scheduled a payment)."""
+        """Start the next round now (e.g. after a commit that scheduled a payment).
+
+        The worker's own commits do not wake it: after a busy round it goes on at once anyway.
+        """
+        if self._task is not None and asyncio.current_task() is self._task:
+            return
         self._wake.set()
 
     def start(self) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, text, true
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import aliased
 
 from claims_payment.db.models import (
     BatchItemRow,
@@ -33,10 +35,63 @@ def _is_postgres(session: AsyncSession) -> bool:
     return bind is not None and bind.dialect.name == "postgresql"
 
 
-async def _advisory_lock(session: AsyncSession, key: str) -> None:
-    """A transaction-scoped PostgreSQL advisory lock (SQLite has one writer at a time anyway)."""
-    if _is_postgres(session):
-        await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+_HELD_LOCKS = "claims_payment.advisory_locks"
+
+
+async def advisory_locks(session: AsyncSession, *keys: str) -> None:
+    """Transaction-scoped PostgreSQL advisory locks, taken in the order given, in one statement.
+
+    Locks this transaction already holds are not asked for again (a consumer may hand several events of
+    one claim to one transaction). SQLite has one writer at a time anyway.
+    """
+    if not _is_postgres(session):
+        return
+    sync = session.sync_session
+    # Keyed by the innermost transaction: a lock taken in a savepoint that is rolled back is released.
+    current = sync.get_nested_transaction() or sync.get_transaction()
+    held_in, held = session.info.get(_HELD_LOCKS, (None, frozenset()))
+    if current is None or held_in is not current:
+        held = frozenset()
+    wanted = [k for k in dict.fromkeys(keys) if k not in held]
+    if not wanted:
+        return
+    with session.no_autoflush:  # a lock reads nothing: what is pending can wait for the next query or the commit
+        if len(wanted) == 1:
+            await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": wanted[0]})
+        else:
+            await session.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+                    "FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
+                ),
+                {"keys": wanted},
+            )
+    session.info[_HELD_LOCKS] = (sync.get_nested_transaction() or sync.get_transaction(), held | set(wanted))
+
+
+def claim_lock(claim_id: str) -> str:
+    """The advisory lock key serialising the work on one claim across transactions and replicas."""
+    return f"payment-claim:{claim_id}"
+
+
+def provider_lock(provider_id: str) -> str:
+    """The advisory lock key serialising a hospital's account with the payments that look it up."""
+    return f"payment-provider:{provider_id}"
+
+
+async def prepare_read(session: AsyncSession, claim_id: str | None) -> None:
+    """Make what this session changed visible to the next query about a claim (or about accounts only).
+
+    A consumer may apply several events in one session. What earlier events wrote for this claim (and
+    any hospital account not yet written) is flushed, so the query sees it; what they wrote for other
+    claims stays pending and goes out with one flush per table when the unit of work commits. Run the
+    query itself under ``no_autoflush``.
+    """
+    sync = session.sync_session
+    if any(isinstance(obj, ProviderAccountRow) for obj in sync.new) or (
+        claim_id is not None and any(getattr(obj, "claim_id", None) == claim_id for obj in (*sync.new, *sync.dirty))
+    ):
+        await session.flush()
 
 
 class PayeeRepository:
@@ -47,14 +102,26 @@ class PayeeRepository:
 
     async def lock_provider(self, provider_id: str) -> None:
         """Serialise account registration with the payments that look the account up (lock order: claim, provider)."""
-        await _advisory_lock(self.session, f"payment-provider:{provider_id}")
+        await advisory_locks(self.session, provider_lock(provider_id))
 
-    async def add_claim(self, values: dict[str, Any]) -> bool:
-        """Record a claim's payee details once; False when they were already there."""
-        dialect: Any = postgresql if _is_postgres(self.session) else sqlite
-        stmt = dialect.insert(ClaimPayeeRow).values(**values).on_conflict_do_nothing()
-        result = await self.session.execute(stmt)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+    async def add_claim_and_lock_scheduled(self, values: dict[str, Any]) -> Sequence[PaymentRow]:
+        """Record a claim's payee details once (first wins); the claim's payments not yet sent, locked.
+
+        One statement on PostgreSQL (the insert rides along as a CTE; it does not change the payments read).
+        """
+        claim_id = values["claim_id"]
+        await prepare_read(self.session, claim_id)
+        with self.session.no_autoflush:
+            scheduled = (
+                select(PaymentRow)
+                .where(PaymentRow.claim_id == claim_id, PaymentRow.status == PaymentStatus.SCHEDULED)
+                .with_for_update()
+            )
+            if _is_postgres(self.session):
+                insert = postgresql.insert(ClaimPayeeRow).values(**values).on_conflict_do_nothing()
+                return (await self.session.scalars(scheduled.add_cte(insert.cte("new_payee")))).all()
+            await self.session.execute(sqlite.insert(ClaimPayeeRow).values(**values).on_conflict_do_nothing())
+            return (await self.session.scalars(scheduled)).all()
 
     async def claim(self, claim_id: str) -> ClaimPayeeRow | None:
         """A claim's payee details."""
@@ -69,29 +136,84 @@ class PayeeRepository:
         self.session.add(row)
 
 
+@dataclass(frozen=True)
+class Payees:
+    """What is known of a claim's payee details and of a hospital's account (None: not known yet)."""
+
+    claim: ClaimPayeeRow | None
+    provider: ProviderAccountRow | None
+
+
+@dataclass(frozen=True)
+class DecisionContext:
+    """What applying a decision needs to know about its claim."""
+
+    seen: bool
+    """This decision (claim and version) was recorded before."""
+    latest: int | None
+    waived: Decimal
+    overpaid: Decimal
+    payments: Sequence[PaymentRow]
+    payees: Payees
+
+
 class DecisionRepository:
     """Decisions seen, per claim."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def lock_claim(self, claim_id: str) -> None:
-        """Serialise the work on one claim across transactions and replicas (PostgreSQL advisory lock)."""
-        await _advisory_lock(self.session, f"payment-claim:{claim_id}")
+    async def lock_claim(self, claim_id: str, *, provider_id: str | None = None) -> None:
+        """Serialise the work on one claim across transactions and replicas (PostgreSQL advisory lock).
 
-    async def get(self, claim_id: str, version: int) -> DecisionRow | None:
-        """One decision."""
-        return await self.session.get(DecisionRow, (claim_id, version))
+        With ``provider_id``, the hospital's lock too, after the claim's (the lock order everywhere).
+        """
+        keys = (claim_lock(claim_id),) if provider_id is None else (claim_lock(claim_id), provider_lock(provider_id))
+        await advisory_locks(self.session, *keys)
 
-    async def latest_version(self, claim_id: str) -> int | None:
-        """The highest decision version seen for a claim."""
-        stmt = select(func.max(DecisionRow.decision_version)).where(DecisionRow.claim_id == claim_id)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
-
-    async def waived(self, claim_id: str) -> Decimal:
-        """How much open recovery the claim's decisions waived."""
-        stmt = select(func.coalesce(func.sum(DecisionRow.recovery_waived), 0)).where(DecisionRow.claim_id == claim_id)
-        return Decimal((await self.session.execute(stmt)).scalar_one())
+    async def context(self, claim_id: str, version: int, provider_id: str) -> DecisionContext:
+        """Everything a decision needs, in one statement: what the claim's decisions and overpayments add up
+        to, its payments (locked, oldest first), its payee details and the hospital's account."""
+        await prepare_read(self.session, claim_id)
+        decided = (
+            select(
+                func.count(case((DecisionRow.decision_version == version, 1))).label("seen"),
+                func.max(DecisionRow.decision_version).label("latest"),
+                func.coalesce(func.sum(DecisionRow.recovery_waived), 0).label("waived"),
+            )
+            .where(DecisionRow.claim_id == claim_id)
+            .subquery("decided")
+        )
+        overpaid = (
+            select(func.coalesce(func.sum(OverpaymentRow.amount), 0))
+            .where(OverpaymentRow.claim_id == claim_id)
+            .scalar_subquery()
+        )
+        locked = aliased(
+            PaymentRow,
+            select(PaymentRow).where(PaymentRow.claim_id == claim_id).with_for_update().subquery("locked"),
+        )
+        stmt = (
+            select(
+                decided.c.seen, decided.c.latest, decided.c.waived, overpaid, locked, ClaimPayeeRow, ProviderAccountRow
+            )
+            .select_from(decided)
+            .outerjoin(locked, true())
+            .outerjoin(ClaimPayeeRow, ClaimPayeeRow.claim_id == claim_id)
+            .outerjoin(ProviderAccountRow, ProviderAccountRow.provider_id == provider_id)
+            .order_by(locked.decision_version)
+        )
+        with self.session.no_autoflush:
+            rows = (await self.session.execute(stmt)).all()
+        first = rows[0]
+        return DecisionContext(
+            seen=bool(first[0]),
+            latest=first[1],
+            waived=Decimal(first[2]),
+            overpaid=Decimal(first[3]),
+            payments=[row[4] for row in rows if row[4] is not None],
+            payees=Payees(claim=first[5], provider=first[6]),
+        )
 
     def add(self, row: DecisionRow) -> None:
         """Record a decision."""
@@ -145,15 +267,6 @@ class PaymentRepository:
         stmt = stmt.order_by(PaymentRow.created_at, PaymentRow.id).limit(limit)
         return (await self.session.scalars(stmt)).all()
 
-    async def scheduled_for_claim(self, claim_id: str) -> Sequence[PaymentRow]:
-        """A claim's payments not yet sent (held or due), locked."""
-        stmt = (
-            select(PaymentRow)
-            .where(PaymentRow.claim_id == claim_id, PaymentRow.status == PaymentStatus.SCHEDULED)
-            .with_for_update()
-        )
-        return (await self.session.scalars(stmt)).all()
-
     async def scheduled_for_provider(self, provider_id: str) -> Sequence[PaymentRow]:
         """Payments to a hospital not yet sent, locked."""
         stmt = (
@@ -171,29 +284,21 @@ class PaymentRepository:
         """Scheduled payments ready for the bank; rows another replica is sending are skipped."""
         stmt = (
             select(PaymentRow)
-            .where(
-                PaymentRow.status == PaymentStatus.SCHEDULED,
-                PaymentRow.hold_reason.is_(None),
-                PaymentRow.next_attempt_at <= now,
-            )
+            .where(_due(now))
             .order_by(PaymentRow.next_attempt_at, PaymentRow.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
         return (await self.session.scalars(stmt)).all()
 
-    async def lock_at_bank(self, settled_since: datetime, limit: int) -> Sequence[PaymentRow]:
-        """Sent payments, and settled ones that may still come back, to ask the bank about."""
+    async def lock_many(self, payment_ids: Sequence[uuid.UUID]) -> Sequence[PaymentRow]:
+        """Some payments, locked; rows another transaction holds are skipped."""
+        if not payment_ids:
+            return []
         stmt = (
             select(PaymentRow)
-            .where(
-                or_(
-                    PaymentRow.status == PaymentStatus.SENT,
-                    and_(PaymentRow.status == PaymentStatus.SETTLED, PaymentRow.settled_at >= settled_since),
-                )
-            )
-            .order_by(PaymentRow.status, PaymentRow.updated_at)  # "sent" sorts before "settled": sent first
-            .limit(limit)
+            .where(PaymentRow.id.in_(payment_ids))
+            .order_by(PaymentRow.status, PaymentRow.updated_at)
             .with_for_update(skip_locked=True)
         )
         return (await self.session.scalars(stmt)).all()
@@ -202,6 +307,67 @@ class PaymentRepository:
         """The payments created on a (UTC) day."""
         stmt = select(PaymentRow).where(PaymentRow.created_on == day).order_by(PaymentRow.created_at)
         return (await self.session.scalars(stmt)).all()
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        PaymentRow.status == PaymentStatus.SCHEDULED,
+        PaymentRow.hold_reason.is_(None),
+        PaymentRow.next_attempt_at <= now,
+    )
+
+
+@dataclass(frozen=True)
+class AtBank:
+    """A payment the bank holds (sent, or settled and maybe coming back), as last seen."""
+
+    payment_id: uuid.UUID
+    status: str
+    bank_reference: str | None
+
+
+@dataclass(frozen=True)
+class BankWork:
+    """What the bank worker has to do: whether payments are due, and which payments to ask the bank about."""
+
+    due: bool
+    at_bank: Sequence[AtBank]
+
+
+async def bank_worklist(conn: AsyncConnection, now: datetime, settled_since: datetime, limit: int) -> BankWork:
+    """The bank worker's look at the queues, one statement, nothing locked (so no transaction is needed).
+
+    Sent payments, and settled ones that may still come back, sent first and oldest first; plus whether
+    any payment is due. Rows are locked (and checked again) only when there is something to change.
+    """
+    at_bank = (
+        select(PaymentRow.id, PaymentRow.status, PaymentRow.bank_reference, PaymentRow.updated_at)
+        .where(
+            or_(
+                PaymentRow.status == PaymentStatus.SENT,
+                and_(PaymentRow.status == PaymentStatus.SETTLED, PaymentRow.settled_at >= settled_since),
+            )
+        )
+        .order_by(PaymentRow.status, PaymentRow.updated_at)  # "sent" sorts before "settled": sent first
+        .limit(limit)
+        .subquery("at_bank")
+    )
+    one = select(literal(1).label("one")).subquery("one")
+    stmt = (
+        select(
+            select(PaymentRow.id).where(_due(now)).exists().label("due"),
+            at_bank.c.id,
+            at_bank.c.status,
+            at_bank.c.bank_reference,
+        )
+        .select_from(one.outerjoin(at_bank, true()))
+        .order_by(at_bank.c.status, at_bank.c.updated_at)
+    )
+    rows = (await conn.execute(stmt)).all()
+    return BankWork(
+        due=bool(rows[0][0]),
+        at_bank=[AtBank(row[1], row[2], row[3]) for row in rows if row[1] is not None],
+    )
 
 
 class OverpaymentRepository:
@@ -213,11 +379,6 @@ class OverpaymentRepository:
     def add(self, row: OverpaymentRow) -> None:
         """Record an overpayment."""
         self.session.add(row)
-
-    async def recorded(self, claim_id: str) -> Decimal:
-        """The total recorded for a claim."""
-        stmt = select(func.coalesce(func.sum(OverpaymentRow.amount), 0)).where(OverpaymentRow.claim_id == claim_id)
-        return Decimal((await self.session.execute(stmt)).scalar_one())
 
     async def of_claim(self, claim_id: str | None, limit: int) -> Sequence[OverpaymentRow]:
         """Overpayments, of one claim or all, oldest first."""
@@ -320,10 +481,17 @@ class LedgerRepository:
 
 
 __all__ = [
+    "AtBank",
+    "BankWork",
     "BatchRepository",
+    "DecisionContext",
     "DecisionRepository",
     "LedgerRepository",
     "OverpaymentRepository",
     "PayeeRepository",
+    "Payees",
     "PaymentRepository",
+    "advisory_locks",
+    "bank_worklist",
+    "prepare_read",
 ]
