@@ -59,7 +59,7 @@ def create_app(settings: NotificationSettings | None = None, bus: EventBus | Non
     runtime.consume(CONSUMER, TOPICS, NotificationHandlers(planner).handlers())
     senders = build_senders(settings)
     worker = DeliveryWorker(runtime.db, settings, senders, clock=planner.clock)
-    runtime.db.on_outbox_commit(worker.wake)
+    planner.on_pending = worker.wake  # after a commit that recorded messages due now; the rest is polled for
 
     app = runtime.create_app(
         title="Claims notification service",

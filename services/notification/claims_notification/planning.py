@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event
+
 from claims_contracts.events import NotificationSent
 from claims_notification.config import NotificationSettings
 from claims_notification.db.models import ClaimRecipientRow, NoticeRow, PreferencesRow
@@ -41,6 +43,8 @@ from claims_platform.logging import get_logger
 log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
+
+_WAKE = "claims_notification.wake"
 
 
 def utcnow() -> datetime:
@@ -77,18 +81,34 @@ def notification_sent(message: Mapping[str, Any]) -> NotificationSent:
 
 
 class Planner:
-    """Records notices and plans their messages."""
+    """Records notices and plans their messages.
 
-    def __init__(self, settings: NotificationSettings, renderer: Renderer, clock: Clock = utcnow) -> None:
+    A handler may call it for several events in one transaction: nothing here commits or flushes, the rows
+    are added to the session and written together when the transaction commits (or when a later query needs
+    them), and what an earlier event looked up or changed is seen by the later ones.
+    """
+
+    def __init__(
+        self,
+        settings: NotificationSettings,
+        renderer: Renderer,
+        clock: Clock = utcnow,
+        on_pending: Callable[[], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.renderer = renderer
         self.clock = clock
+        self.on_pending = on_pending
         configured = {Channel.IN_APP}
         if settings.email_enabled:
             configured.add(Channel.EMAIL)
         if settings.sms_enabled:
             configured.add(Channel.SMS)
         self.configured = frozenset(configured)
+        self.default_locale = settings.default_locale
+        self.survey_delay = timedelta(seconds=settings.survey_delay_seconds)
+        self.survey_ttl = timedelta(seconds=settings.survey_token_ttl_seconds)
+        self.survey_link = f"{settings.public_base_url.rstrip('/')}/v1/feedback?token="
         self._survey_secret: str | None = None
 
     @property
@@ -101,7 +121,8 @@ class Planner:
     async def submit(self, uow: UnitOfWork, spec: NoticeSpec, correlation_id: str | None = None) -> None:
         """Record a notice, and plan its messages if the recipient is known."""
         now = self.clock()
-        notice = await NoticeRepository(uow.session).add(
+        recipient, preferences = await RecipientRepository(uow.session).claim_contact(spec.claim_id)
+        notice = NoticeRepository(uow.session).add(
             id=str(uuid.uuid4()),
             claim_id=spec.claim_id,
             source_event_id=spec.source_event_id,
@@ -114,48 +135,56 @@ class Planner:
             created_at=now,
             planned_at=None,
         )
-        if notice is None:
-            return
-        recipient = await RecipientRepository(uow.session).claim_recipient(spec.claim_id)
         if spec.audience is Audience.MEMBER and recipient is None:
             log.info("notice waits for the claim's contact details", kind=spec.kind.value)
             return
-        await self._plan(uow, notice, recipient, correlation_id)
+        await self._plan(uow, notice, recipient, preferences, correlation_id)
 
-    async def plan_waiting(self, uow: UnitOfWork, claim_id: str, correlation_id: str | None = None) -> None:
-        """Plan the notices of a claim that waited for its contact details."""
-        recipient = await RecipientRepository(uow.session).claim_recipient(claim_id)
+    async def waiting(self, uow: UnitOfWork, claim_id: str) -> list[NoticeRow]:
+        """The notices of a claim that wait for its contact details (locked)."""
+        return await NoticeRepository(uow.session).waiting(claim_id)
+
+    async def plan_waiting(
+        self, uow: UnitOfWork, claim_id: str, notices: list[NoticeRow], correlation_id: str | None = None
+    ) -> None:
+        """Plan the notices of a claim that waited for its contact details (from ``waiting``)."""
+        if not notices:
+            return
+        recipient, preferences = await RecipientRepository(uow.session).claim_contact(claim_id)
         if recipient is None:
             return
-        for notice in await NoticeRepository(uow.session).waiting(claim_id):
-            await self._plan(uow, notice, recipient, correlation_id)
+        for notice in notices:
+            await self._plan(uow, notice, recipient, preferences, correlation_id)
 
     async def _plan(
-        self, uow: UnitOfWork, notice: NoticeRow, recipient: ClaimRecipientRow | None, correlation_id: str | None
+        self,
+        uow: UnitOfWork,
+        notice: NoticeRow,
+        recipient: ClaimRecipientRow | None,
+        prefs_row: PreferencesRow | None,
+        correlation_id: str | None,
     ) -> None:
         now = self.clock()
         notice.planned_at = now
         kind = Kind(notice.kind)
         audience = Audience(notice.audience)
-        recipients = RecipientRepository(uow.session)
         context = dict(notice.context)
         member_id: str | None = None
         provider_id = notice.provider_id or (recipient.provider_id if recipient else None)
         if audience is Audience.MEMBER:
             assert recipient is not None
             member_id = recipient.member_id
-            prefs_row = await recipients.preferences(recipient.member_id)
             preferences = _preferences(prefs_row)
             contact = Contact(recipient.member_name, recipient.email, recipient.phone, recipient.locale)
-            locale = resolve_locale(preferences.locale, contact.locale, default=self.settings.default_locale)
+            locale = resolve_locale(preferences.locale, contact.locale, default=self.default_locale)
             key = f"member:{recipient.member_id}"
             context.setdefault("name", recipient.member_name)
         else:
             assert provider_id is not None
-            row = await recipients.provider_contact(provider_id)
+            row = await RecipientRepository(uow.session).provider_contact(provider_id)
             preferences = Preferences()
             contact = Contact(row.name, row.email, row.phone, row.locale) if row else Contact()
-            locale = resolve_locale(contact.locale, default=self.settings.default_locale)
+            locale = resolve_locale(contact.locale, default=self.default_locale)
             key = f"provider:{provider_id}"
             name = contact.name or (recipient.provider_name if recipient else None) or provider_id
             context.setdefault("name", name)
@@ -170,17 +199,21 @@ class Planner:
             if survey_id is None:
                 return
         messages = MessageRepository(uow.session)
+        submitted_by_provider = bool(recipient.submitted_by_provider) if recipient else False
+        due_now = notice.not_before <= now
+        pending_now = False
         for delivery in deliveries:
             rendered = self.renderer.render(kind, delivery.channel, locale, context)
             message_id = str(uuid.uuid4())
-            immediate = delivery.channel is Channel.IN_APP and notice.not_before <= now
+            immediate = delivery.channel is Channel.IN_APP and due_now
+            pending_now = pending_now or (due_now and not immediate)
             values = {
                 "id": message_id,
                 "notice_id": notice.id,
                 "claim_id": notice.claim_id,
                 "member_id": member_id,
                 "provider_id": provider_id,
-                "submitted_by_provider": bool(recipient.submitted_by_provider) if recipient else False,
+                "submitted_by_provider": submitted_by_provider,
                 "recipient_type": audience.value,
                 "recipient_key": key,
                 "event_type": kind.value,
@@ -201,8 +234,7 @@ class Planner:
                 "created_at": now,
                 "sent_at": now if immediate else None,
             }
-            if not await messages.add(**values):
-                continue
+            messages.add(**values)
             if immediate:
                 messages.log_attempt(message_id, 1, now, "delivered", None)
                 uow.publish(
@@ -211,11 +243,25 @@ class Planner:
                     correlation_id=correlation_id,
                     causation_id=str(notice.source_event_id),
                 )
+        if pending_now:
+            self._wake_after_commit(uow)
+
+    def _wake_after_commit(self, uow: UnitOfWork) -> None:
+        """Have the delivery worker look for due messages as soon as this transaction commits."""
+        if self.on_pending is None:
+            return
+        session = uow.session.sync_session
+        transaction = session.get_transaction()
+        if session.info.get(_WAKE) is transaction:
+            return
+        session.info[_WAKE] = transaction
+        wake = self.on_pending
+        event.listen(session, "after_commit", lambda _: wake(), once=True)
 
     async def _survey(self, uow: UnitOfWork, notice: NoticeRow, member_id: str, context: dict[str, Any]) -> str | None:
         survey_id = str(uuid.uuid4())
         issued = notice.not_before
-        ttl = timedelta(seconds=self.settings.survey_token_ttl_seconds)
+        ttl = self.survey_ttl
         created = await SurveyRepository(uow.session).add(
             survey_id=survey_id,
             claim_id=notice.claim_id,
@@ -229,7 +275,7 @@ class Planner:
         if not created:
             return None
         token = sign_survey_token(self.survey_secret, survey_id, notice.claim_id, issued, ttl)
-        context["survey_url"] = f"{self.settings.public_base_url.rstrip('/')}/v1/feedback?token={token}"
+        context["survey_url"] = self.survey_link + token
         context["expires_at"] = (issued + ttl).isoformat()
         return survey_id
 

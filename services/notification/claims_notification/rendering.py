@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, pass_context, select_autoescape
 from jinja2.runtime import Context
 
 from claims_notification.domain.formatting import format_date, format_datetime, format_money, label
@@ -31,7 +31,10 @@ def template_name(kind: Kind, channel: Channel, locale: str) -> str:
 
 
 class Renderer:
-    """Renders messages; amounts, dates and codes are written for the message's locale."""
+    """Renders messages; amounts, dates and codes are written for the message's locale.
+
+    Templates are files shipped with the service: each is compiled once and never looked up on disk again.
+    """
 
     def __init__(self, *, display_timezone: str = "Asia/Shanghai", directory: Path = TEMPLATES) -> None:
         self.tz: tzinfo = ZoneInfo(display_timezone)
@@ -42,7 +45,9 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            auto_reload=False,
         )
+        self._templates: dict[tuple[Kind, Channel, str], Template] = {}
         self.env.filters.update(
             money=_money,
             date=_date,
@@ -53,7 +58,10 @@ class Renderer:
     def render(self, kind: Kind, channel: Channel, locale: str, context: dict[str, Any]) -> Rendered:
         """Render one message; ``locale`` falls back to the default when it is not supported."""
         locale = resolve_locale(locale)
-        template = self.env.get_template(template_name(kind, channel, locale))
+        key = (kind, channel, locale)
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = self.env.get_template(template_name(kind, channel, locale))
         values = {**context, "locale": locale, "channel": channel.value}
         body = template.render(values).strip()
         subject = None

@@ -1,7 +1,11 @@
 """The delivery worker: sends recorded messages, retries with backoff, keeps the delivery log.
 
-A message is claimed by moving its ``next_attempt_at`` one lease ahead and counting the attempt, in a
-transaction of its own; it is then sent outside any transaction, and the outcome recorded in another.
+A round claims the due messages with one statement that counts the try and moves their ``next_attempt_at``
+one lease ahead, committed at once (rows another worker holds are skipped, and a leased message is not due
+again until the lease ends). The messages are then sent outside any transaction, and the outcomes of the
+round recorded together in one transaction: one statement for the messages (only those still pending),
+one for the delivery log, and the NotificationSent events. An idle round is the one claiming statement.
+
 A worker that dies between sending and recording leaves the message pending: after the lease it is sent
 again (at least once). The e-mail keeps its Message-ID and the SMS its ``reference`` / ``Idempotency-Key``
 across such retries, so receivers and the gateway can drop the copy.
@@ -11,31 +15,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claims_notification.channels import OutboundMessage, Sender, SendFailed
 from claims_notification.config import NotificationSettings
-from claims_notification.db.models import MessageRow
-from claims_notification.db.repositories import MessageRepository, RecipientRepository
+from claims_notification.db.repositories import DeliveryQueue, MessageRepository, Settlement
 from claims_notification.domain.model import Channel, Kind, Preferences, mask_contacts_in_text, next_attempt_after
 from claims_notification.planning import Clock, notification_sent, utcnow
-from claims_platform.db import Database, UnitOfWork
+from claims_platform.db import Database
 from claims_platform.inbox import describe
 from claims_platform.logging import get_logger
 
 log = get_logger(__name__)
 
-_COLUMNS = (
-    "id",
-    "claim_id",
-    "event_type",
-    "source_event_type",
-    "source_event_id",
-    "channel",
-    "locale",
-    "address_masked",
-)
+_OPTED_OUT = "recipient opted out"
 
 
 class DeliveryWorker:
@@ -52,12 +51,15 @@ class DeliveryWorker:
         self.settings = settings
         self.senders = dict(senders)
         self.clock = clock
+        self.lease = timedelta(seconds=settings.send_lease_seconds)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._running = False
+        self._connection: AsyncConnection | None = None
+        self._claiming = asyncio.Lock()
 
     def wake(self) -> None:
-        """Look for due messages now (called after a commit that may have recorded some)."""
+        """Look for due messages now (called after a commit that recorded some)."""
         self._wake.set()
 
     def start(self) -> None:
@@ -66,17 +68,19 @@ class DeliveryWorker:
         self._task = asyncio.create_task(self.run(), name="notification-worker")
 
     async def stop(self) -> None:
-        """Stop the background task."""
+        """Stop the background task and give back its connection."""
         self._running = False
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self._release()
 
     async def run(self) -> None:
         """Deliver until stopped; an outage is logged and waited out."""
         while self._running:
+            self._wake.clear()  # a wake-up during the round below makes the next one start at once
             handled = 0
             try:
                 handled = await self.run_once()
@@ -86,93 +90,169 @@ class DeliveryWorker:
                 log.warning("delivery worker pass failed", error=describe(exc))
             if handled:
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.worker_poll_seconds)
 
     async def run_once(self) -> int:
         """Claim the due messages and send them; how many were claimed."""
-        jobs = await self._claim()
-        if jobs:
-            await asyncio.gather(*(self._deliver(row) for row in jobs))
-        return len(jobs)
-
-    async def _claim(self) -> list[MessageRow]:
         now = self.clock()
-        lease = timedelta(seconds=self.settings.send_lease_seconds)
-        jobs: list[MessageRow] = []
-        async with self.db.uow() as uow:
-            messages = MessageRepository(uow.session)
-            due = await messages.due(now, self.settings.worker_batch_size)
-            members = [m.member_id for m in due if m.member_id and m.recipient_type == "member"]
-            prefs = await RecipientRepository(uow.session).preferences_of(members)
-            for row in due:
-                channel = Channel(row.channel)
-                pref_row = prefs.get(row.member_id or "") if row.recipient_type == "member" else None
-                preferences = (
-                    Preferences(email=pref_row.email, sms=pref_row.sms, surveys=pref_row.surveys)
-                    if pref_row
-                    else Preferences()
-                )
-                row.attempts += 1
-                if not preferences.allows(channel, Kind(row.event_type)):
-                    row.status = "cancelled"
-                    row.last_error = "recipient opted out"
-                    messages.log_attempt(row.id, row.attempts, now, "cancelled", "recipient opted out")
-                elif channel is Channel.IN_APP:
-                    self._mark_sent(uow, row, now)
-                elif channel not in self.senders:
-                    row.status = "failed"
-                    row.last_error = f"channel {channel.value} is not configured"
-                    messages.log_attempt(row.id, row.attempts, now, "failed", row.last_error)
-                else:
-                    row.next_attempt_at = now + lease
-                    jobs.append(row)
-        return jobs
+        claimed = await self._claim(now)
+        if not claimed:
+            return 0
+        prefs = await self._preferences(claimed)
+        settled: list[tuple[Row[Any], Settlement]] = []
+        jobs: list[Row[Any]] = []
+        for row in claimed:
+            channel = Channel(row.channel)
+            pref = prefs.get(row.member_id) if row.recipient_type == "member" and row.member_id else None
+            preferences = Preferences(email=pref.email, sms=pref.sms, surveys=pref.surveys) if pref else Preferences()
+            if not preferences.allows(channel, Kind(row.event_type)):
+                settled.append((row, Settlement(row.id, "cancelled", _OPTED_OUT)))
+            elif channel is Channel.IN_APP:
+                settled.append((row, Settlement(row.id, "sent")))
+            elif channel not in self.senders:
+                settled.append((row, Settlement(row.id, "failed", f"channel {channel.value} is not configured")))
+            else:
+                jobs.append(row)
+        if not jobs:
+            await self._record(settled, now)
+            return len(claimed)
+        sending = asyncio.gather(*(self._send(job) for job in jobs))
+        failure: Exception | None = None
+        try:
+            if settled:  # what needs no sending is recorded while the rest is on its way
+                try:
+                    await self._record(settled, now)
+                except Exception as exc:
+                    failure = exc
+            errors = await sending
+        except BaseException:
+            sending.cancel()
+            raise
+        done = self.clock()
+        results = [(job, self._settlement(job, error, done)) for job, error in zip(jobs, errors, strict=True)]
+        await self._record(results, done, report=True)
+        if failure is not None:
+            raise failure
+        return len(claimed)
 
-    def _mark_sent(self, uow: UnitOfWork, row: MessageRow, now: datetime) -> None:
-        row.status = "sent"
-        row.sent_at = now
-        row.last_error = None
-        MessageRepository(uow.session).log_attempt(row.id, row.attempts, now, "delivered", None)
-        uow.publish(
-            notification_sent({c: getattr(row, c) for c in _COLUMNS}),
-            claim_id=row.claim_id,
-            correlation_id=row.correlation_id,
-            causation_id=str(row.source_event_id),
-        )
+    async def _claim(self, now: datetime) -> Sequence[Row[Any]]:
+        """The due messages, claimed (one statement on the worker's own connection, committed at once).
 
-    async def _deliver(self, job: MessageRow) -> None:
-        channel = Channel(job.channel)
+        The connection is kept between rounds; one the database dropped is replaced, and the claim tried
+        once more on the new one.
+        """
+        async with self._claiming:
+            for retry in (False, True):
+                if self._connection is None:
+                    connection = await self.db.engine.connect()
+                    self._connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                try:
+                    return await DeliveryQueue(self._connection).claim(
+                        now, now + self.lease, self.settings.worker_batch_size
+                    )
+                except DBAPIError as exc:
+                    await self._release()
+                    if retry or not exc.connection_invalidated:
+                        raise
+                except BaseException:
+                    await self._release()
+                    raise
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _preferences(self, claimed: Sequence[Row[Any]]) -> dict[str, Any]:
+        """The preferences of the members whose claimed messages depend on them (outbound, or surveys)."""
+        members = [
+            row.member_id
+            for row in claimed
+            if row.recipient_type == "member"
+            and row.member_id
+            and (row.channel != Channel.IN_APP.value or row.event_type == Kind.SURVEY.value)
+        ]
+        if not members:
+            return {}
+        async with self._claiming:
+            assert self._connection is not None
+            try:
+                return await DeliveryQueue(self._connection).preferences(members)
+            except BaseException:
+                await self._release()
+                raise
+
+    async def _release(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def _send(self, job: Row[Any]) -> SendFailed | None:
+        """Hand one message to its channel; the failure, if any."""
         outbound = OutboundMessage(
             message_id=job.id, address=job.address or "", subject=job.subject, body=job.body, locale=job.locale
         )
-        error: SendFailed | None = None
         try:
-            await self.senders[channel].send(outbound)
+            await self.senders[Channel(job.channel)].send(outbound)
         except SendFailed as exc:
-            error = exc
+            return exc
         except Exception as exc:  # a sender bug must not kill the worker; record it as a transient failure
-            error = SendFailed(describe(exc))
-        now = self.clock()
+            return SendFailed(describe(exc))
+        return None
+
+    def _settlement(self, job: Row[Any], error: SendFailed | None, now: datetime) -> Settlement:
+        """How a send ended: sent, failed for good (refused, or out of tries), or to be tried again later."""
+        if error is None:
+            return Settlement(job.id, "sent")
+        text = mask_contacts_in_text(str(error))[:2000]
+        if error.permanent or job.attempts >= self.settings.send_max_attempts:
+            return Settlement(job.id, "failed", text)
+        retry_at = next_attempt_after(
+            now, job.attempts, self.settings.send_backoff_seconds, self.settings.send_backoff_max_seconds
+        )
+        return Settlement(job.id, "pending", text, next_attempt_at=retry_at)
+
+    async def _record(
+        self, settled: Sequence[tuple[Row[Any], Settlement]], at: datetime, *, report: bool = False
+    ) -> None:
+        """Write how the tries went, for the messages still pending, in one transaction."""
         async with self.db.uow() as uow:
             messages = MessageRepository(uow.session)
-            row = await messages.pending_for_update(job.id)
-            if row is None:
-                return
-            if error is None:
-                self._mark_sent(uow, row, now)
-                log.info("message sent", message_id=row.id, channel=row.channel, recipient=row.address_masked)
-                return
-            text = mask_contacts_in_text(str(error))[:2000]
-            row.last_error = text
-            if error.permanent or row.attempts >= self.settings.send_max_attempts:
-                row.status = "failed"
-                messages.log_attempt(row.id, row.attempts, now, "failed", text)
-                log.error("message not delivered", message_id=row.id, channel=row.channel, error=text)
-            else:
-                row.next_attempt_at = next_attempt_after(
-                    now, row.attempts, self.settings.send_backoff_seconds, self.settings.send_backoff_max_seconds
+            attempts = await messages.settle([s for _, s in settled], at)
+            entries = []
+            for row, settlement in settled:
+                if row.id not in attempts:  # recorded meanwhile (after the lease) by another worker
+                    continue
+                attempt_no = attempts[row.id]
+                outcome = _LOGGED[settlement.status]
+                entries.append(
+                    {
+                        "message_id": row.id,
+                        "attempt_no": attempt_no,
+                        "attempted_at": at,
+                        "outcome": outcome,
+                        "error": settlement.error,
+                    }
                 )
-                messages.log_attempt(row.id, row.attempts, now, "retry", text)
-                log.warning("send failed; will retry", message_id=row.id, channel=row.channel, attempt=row.attempts)
+                if report:
+                    _report(row, settlement, attempt_no)
+                if settlement.status == "sent":
+                    uow.publish(
+                        notification_sent(row._asdict()),
+                        claim_id=row.claim_id,
+                        correlation_id=row.correlation_id,
+                        causation_id=str(row.source_event_id),
+                    )
+            await messages.log_attempts(entries)
+
+
+# The delivery-log outcome of each way a try ends.
+_LOGGED = {"sent": "delivered", "cancelled": "cancelled", "failed": "failed", "pending": "retry"}
+
+
+def _report(row: Row[Any], settlement: Settlement, attempt_no: int) -> None:
+    """Log how a send went."""
+    if settlement.status == "sent":
+        log.info("message sent", message_id=row.id, channel=row.channel, recipient=row.address_masked)
+    elif settlement.status == "failed":
+        log.error("message not delivered", message_id=row.id, channel=row.channel, error=settlement.error)
+    else:
+        log.warning("send failed; will retry", message_id=row.id, channel=row.channel, attempt=attempt_no)

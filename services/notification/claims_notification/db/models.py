@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from claims_platform.db import new_metadata
 from claims_platform.types import UtcDateTime
@@ -133,6 +133,10 @@ class MessageRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
+    # Never loaded: it tells the unit of work that notices are inserted before their messages when one
+    # flush writes both (without it, the flush would order the tables by class name).
+    notice: Mapped[NoticeRow] = relationship(lazy="raise")
+
 
 class DeliveryAttemptRow(Base):
     """The delivery log: every try of a message and how it went."""
@@ -145,6 +149,9 @@ class DeliveryAttemptRow(Base):
     attempted_at: Mapped[datetime] = mapped_column(UtcDateTime())
     outcome: Mapped[str] = mapped_column(String(10))
     error: Mapped[str | None] = mapped_column(Text)
+
+    # Never loaded: messages are inserted before their delivery log in one flush (see ``MessageRow.notice``).
+    message: Mapped[MessageRow] = relationship(lazy="raise")
 
 
 class SurveyRow(Base):

@@ -1,14 +1,22 @@
-"""Every query of the notification service; repositories never commit."""
+"""Every query of the notification service; repositories never commit.
+
+The event handlers may run several events in one transaction, so lookups made while planning are kept for
+the rest of that transaction (see ``_lookups``), and the rows planning creates are only added to the session:
+one flush at commit writes each table's new rows with one statement. Planning's queries do not autoflush,
+so that flush is not split: they read tables planning never writes through the session, except the
+waiting notices, which also take the notices this transaction added.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, and_, case, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from claims_notification.db.models import (
     ClaimRecipientRow,
@@ -21,6 +29,12 @@ from claims_notification.db.models import (
     SurveyRow,
 )
 
+_NO_AUTOFLUSH = {"autoflush": False}
+_LOOKUPS = "claims_notification.lookups"
+
+MESSAGES = cast(Table, MessageRow.__table__)
+ATTEMPTS = cast(Table, DeliveryAttemptRow.__table__)
+
 
 def _insert(session: AsyncSession, model: type[Any]) -> Any:
     """A dialect-specific INSERT that knows ON CONFLICT."""
@@ -29,32 +43,74 @@ def _insert(session: AsyncSession, model: type[Any]) -> Any:
     return dialect.insert(model)
 
 
+def _lookups(session: AsyncSession) -> dict[tuple[str, str], Any]:
+    """What planning looked up (or upserted) in the session's current transaction.
+
+    Kept per transaction, a savepoint counting as a transaction of its own: whatever ends or rolls back
+    forgets it, so nothing outlives the writes it reflects.
+    """
+    sync = session.sync_session
+    transaction = sync.get_nested_transaction() or sync.get_transaction()
+    entry = session.info.get(_LOOKUPS)
+    if entry is None or entry[0] is not transaction:
+        entry = (transaction, {})
+        session.info[_LOOKUPS] = entry
+    lookups: dict[tuple[str, str], Any] = entry[1]
+    return lookups
+
+
 class RecipientRepository:
     """Claim recipients, member preferences and provider contacts."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert_claim_recipient(self, **values: Any) -> None:
-        """Create or refresh a claim's recipient record (the latest contact details win)."""
+    async def upsert_claim_recipient(self, **values: Any) -> ClaimRecipientRow:
+        """Create or refresh a claim's recipient record (the latest contact details win); the record."""
         stmt = _insert(self.session, ClaimRecipientRow).values(**values)
         updates = {k: stmt.excluded[k] for k in values if k != "claim_id"}
-        await self.session.execute(stmt.on_conflict_do_update(index_elements=["claim_id"], set_=updates))
+        stmt = stmt.on_conflict_do_update(index_elements=["claim_id"], set_=updates).returning(ClaimRecipientRow)
+        options = {"populate_existing": True, **_NO_AUTOFLUSH}
+        row: ClaimRecipientRow = (await self.session.scalars(stmt, execution_options=options)).one()
+        _lookups(self.session)[("recipient", row.claim_id)] = row
+        return row
 
-    async def claim_recipient(self, claim_id: str) -> ClaimRecipientRow | None:
-        """The recipient record of a claim, if intake's contact details arrived."""
-        return await self.session.get(ClaimRecipientRow, claim_id)
+    async def claim_contact(self, claim_id: str) -> tuple[ClaimRecipientRow | None, PreferencesRow | None]:
+        """A claim's recipient record (if intake's contact details arrived) and the member's preferences."""
+        lookups = _lookups(self.session)
+        key = ("recipient", claim_id)
+        if key in lookups:
+            recipient: ClaimRecipientRow | None = lookups[key]
+            if recipient is None:
+                return None, None
+            return recipient, await self.member_preferences(recipient.member_id)
+        stmt = (
+            select(ClaimRecipientRow, PreferencesRow)
+            .outerjoin(PreferencesRow, PreferencesRow.member_id == ClaimRecipientRow.member_id)
+            .where(ClaimRecipientRow.claim_id == claim_id)
+        )
+        found = (await self.session.execute(stmt, execution_options=_NO_AUTOFLUSH)).one_or_none()
+        if found is None:
+            lookups[key] = None
+            return None, None
+        recipient, preferences = found
+        lookups[key] = recipient
+        lookups[("preferences", recipient.member_id)] = preferences
+        return recipient, preferences
+
+    async def member_preferences(self, member_id: str) -> PreferencesRow | None:
+        """A member's preferences, if they set any (looked up once per transaction)."""
+        lookups = _lookups(self.session)
+        key = ("preferences", member_id)
+        if key not in lookups:
+            stmt = select(PreferencesRow).where(PreferencesRow.member_id == member_id)
+            lookups[key] = (await self.session.scalars(stmt, execution_options=_NO_AUTOFLUSH)).one_or_none()
+        row: PreferencesRow | None = lookups[key]
+        return row
 
     async def preferences(self, member_id: str) -> PreferencesRow | None:
         """A member's preferences, if they set any."""
         return await self.session.get(PreferencesRow, member_id)
-
-    async def preferences_of(self, member_ids: Sequence[str]) -> dict[str, PreferencesRow]:
-        """Preferences of several members at once."""
-        if not member_ids:
-            return {}
-        rows = await self.session.scalars(select(PreferencesRow).where(PreferencesRow.member_id.in_(set(member_ids))))
-        return {row.member_id: row for row in rows}
 
     async def put_preferences(self, **values: Any) -> PreferencesRow:
         """Set a member's preferences (whole replacement)."""
@@ -63,11 +119,18 @@ class RecipientRepository:
         await self.session.execute(stmt.on_conflict_do_update(index_elements=["member_id"], set_=updates))
         row = await self.session.get(PreferencesRow, values["member_id"], populate_existing=True)
         assert row is not None
+        _lookups(self.session)[("preferences", row.member_id)] = row
         return row
 
     async def provider_contact(self, provider_id: str) -> ProviderContactRow | None:
-        """How to reach a provider, if an administrator set it."""
-        return await self.session.get(ProviderContactRow, provider_id)
+        """How to reach a provider, if an administrator set it (looked up once per transaction)."""
+        lookups = _lookups(self.session)
+        key = ("provider", provider_id)
+        if key not in lookups:
+            stmt = select(ProviderContactRow).where(ProviderContactRow.provider_id == provider_id)
+            lookups[key] = (await self.session.scalars(stmt, execution_options=_NO_AUTOFLUSH)).one_or_none()
+        row: ProviderContactRow | None = lookups[key]
+        return row
 
     async def put_provider_contact(self, **values: Any) -> ProviderContactRow:
         """Set a provider's contact (whole replacement)."""
@@ -76,6 +139,7 @@ class RecipientRepository:
         await self.session.execute(stmt.on_conflict_do_update(index_elements=["provider_id"], set_=updates))
         row = await self.session.get(ProviderContactRow, values["provider_id"], populate_existing=True)
         assert row is not None
+        _lookups(self.session)[("provider", row.provider_id)] = row
         return row
 
 
@@ -85,27 +149,29 @@ class NoticeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, **values: Any) -> NoticeRow | None:
-        """Record a notice; None when this event already gave one to this audience."""
-        stmt = (
-            _insert(self.session, NoticeRow)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["source_event_id", "kind", "audience"])
-            .returning(NoticeRow.id)
-        )
-        if (await self.session.execute(stmt)).scalar_one_or_none() is None:
-            return None
-        return await self.session.get(NoticeRow, values["id"])
+    def add(self, **values: Any) -> NoticeRow:
+        """Record a notice (written by the next flush; the inbox makes one event give one per audience)."""
+        row = NoticeRow(**values)
+        self.session.add(row)
+        _lookups(self.session).setdefault(("notices", row.claim_id), []).append(row)
+        return row
 
     async def waiting(self, claim_id: str) -> list[NoticeRow]:
-        """A claim's notices not yet turned into messages, oldest first, locked."""
+        """A claim's notices not yet turned into messages, oldest first, locked.
+
+        Those recorded earlier in this transaction count too, flushed or not (the query does not flush,
+        so the transaction's new rows are still written together).
+        """
         stmt = (
             select(NoticeRow)
             .where(NoticeRow.claim_id == claim_id, NoticeRow.planned_at.is_(None))
             .order_by(NoticeRow.created_at, NoticeRow.id)
             .with_for_update()
         )
-        return list(await self.session.scalars(stmt))
+        stored = list(await self.session.scalars(stmt, execution_options=_NO_AUTOFLUSH))
+        added: list[NoticeRow] = _lookups(self.session).get(("notices", claim_id), [])
+        unplanned = {row.id: row for row in (*stored, *added) if row.planned_at is None}
+        return sorted(unplanned.values(), key=lambda row: (row.created_at, row.id))
 
 
 class MessageRepository:
@@ -114,36 +180,11 @@ class MessageRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, **values: Any) -> bool:
-        """Record a message; False when (source event, kind, channel, recipient) already has one."""
-        stmt = (
-            _insert(self.session, MessageRow)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["source_event_id", "event_type", "channel", "recipient_key"])
-            .returning(MessageRow.id)
-        )
-        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
-
-    async def due(self, now: datetime, limit: int) -> list[MessageRow]:
-        """Pending messages whose time has come, locked and skipped by other workers."""
-        stmt = (
-            select(MessageRow)
-            .where(MessageRow.status == "pending", MessageRow.next_attempt_at <= now)
-            .order_by(MessageRow.next_attempt_at, MessageRow.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return list(await self.session.scalars(stmt))
-
-    async def pending_for_update(self, message_id: str) -> MessageRow | None:
-        """A message still pending, locked."""
-        stmt = (
-            select(MessageRow)
-            .where(MessageRow.id == message_id, MessageRow.status == "pending")
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return (await self.session.scalars(stmt)).one_or_none()
+    def add(self, **values: Any) -> MessageRow:
+        """Record a message (written by the next flush; one notice gives one message per channel)."""
+        row = MessageRow(**values)
+        self.session.add(row)
+        return row
 
     async def get(self, message_id: str) -> MessageRow | None:
         """A message by id."""
@@ -202,9 +243,112 @@ class MessageRepository:
         stmt = select(MessageRow).where(*conditions).order_by(MessageRow.created_at, MessageRow.id).limit(limit)
         return list(await self.session.scalars(stmt))
 
-    async def set_status(self, message_id: str, **values: Any) -> None:
-        """Update a message's delivery state."""
-        await self.session.execute(update(MessageRow).where(MessageRow.id == message_id).values(**values))
+    async def settle(self, outcomes: Sequence[Settlement], at: datetime) -> dict[str, int]:
+        """Write the outcome of tries, in one statement, to the messages still pending; their attempt counts.
+
+        Each message gets its status and error; a sent one ``sent_at``; one to try again its next time.
+        """
+        ids = [o.message_id for o in outcomes]
+        if not ids:
+            return {}
+        sent = {o.message_id for o in outcomes if o.status == "sent"}
+        values: dict[str, Any] = {
+            "status": _per_message(MESSAGES.c.status, {o.message_id: o.status for o in outcomes}),
+            "last_error": _per_message(MESSAGES.c.last_error, {o.message_id: o.error for o in outcomes}),
+            "sent_at": _per_message(MESSAGES.c.sent_at, {i: at if i in sent else None for i in ids}),
+        }
+        retries = {o.message_id: o.next_attempt_at for o in outcomes if o.next_attempt_at is not None}
+        if retries:
+            values["next_attempt_at"] = _per_message(MESSAGES.c.next_attempt_at, retries, keep_others=True)
+        stmt = (
+            update(MESSAGES)
+            .where(MESSAGES.c.id.in_(ids), MESSAGES.c.status == "pending")
+            .values(**values)
+            .returning(MESSAGES.c.id, MESSAGES.c.attempts)
+        )
+        return {row.id: row.attempts for row in await self.session.execute(stmt)}
+
+    async def log_attempts(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Add entries to the delivery log, in one statement."""
+        if entries:
+            await self.session.execute(ATTEMPTS.insert(), list(entries))
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """How one try of one message ended: its new status and error, and when to try again (retries only)."""
+
+    message_id: str
+    status: str
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+def _per_message(
+    column: ColumnElement[Any], values: Mapping[str, Any], *, keep_others: bool = False
+) -> ColumnElement[Any]:
+    """One value for every message in ``values``, or a CASE on the message id when they differ."""
+    distinct = set(values.values())
+    if len(distinct) == 1 and not keep_others:
+        return literal(distinct.pop(), type_=column.type)
+    whens = {message_id: literal(value, type_=column.type) for message_id, value in values.items()}
+    return case(whens, value=MESSAGES.c.id, else_=column)
+
+
+class DeliveryQueue:
+    """The delivery worker's queries, on a connection of its own that commits every statement."""
+
+    CLAIMED = (
+        MESSAGES.c.id,
+        MESSAGES.c.claim_id,
+        MESSAGES.c.member_id,
+        MESSAGES.c.recipient_type,
+        MESSAGES.c.event_type,
+        MESSAGES.c.source_event_id,
+        MESSAGES.c.source_event_type,
+        MESSAGES.c.correlation_id,
+        MESSAGES.c.channel,
+        MESSAGES.c.locale,
+        MESSAGES.c.subject,
+        MESSAGES.c.body,
+        MESSAGES.c.address,
+        MESSAGES.c.address_masked,
+        MESSAGES.c.attempts,
+    )
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def claim(self, now: datetime, lease_until: datetime, limit: int) -> Sequence[Row[Any]]:
+        """Take up to ``limit`` due messages, in one statement: count the try and lease them until ``lease_until``.
+
+        Rows another worker has locked are skipped, and a leased message is not due again until the lease
+        ends, so no two workers take the same message.
+        """
+        due = (
+            select(MESSAGES.c.id)
+            .where(MESSAGES.c.status == "pending", MESSAGES.c.next_attempt_at <= now)
+            .order_by(MESSAGES.c.next_attempt_at, MESSAGES.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(MESSAGES)
+            .where(MESSAGES.c.id.in_(due))
+            .values(attempts=MESSAGES.c.attempts + 1, next_attempt_at=lease_until)
+            .returning(*self.CLAIMED)
+        )
+        return (await self.connection.execute(stmt)).all()
+
+    async def preferences(self, member_ids: Sequence[str]) -> dict[str, Any]:
+        """The preferences of several members (those who set any): rows with ``email``, ``sms``, ``surveys``."""
+        if not member_ids:
+            return {}
+        prefs = cast(Table, PreferencesRow.__table__)
+        stmt = select(prefs.c.member_id, prefs.c.email, prefs.c.sms, prefs.c.surveys).where(
+            prefs.c.member_id.in_(sorted(set(member_ids)))
+        )
+        return {row.member_id: row for row in await self.connection.execute(stmt)}
 
 
 class SurveyRepository:
@@ -221,7 +365,7 @@ class SurveyRepository:
             .on_conflict_do_nothing(index_elements=["claim_id", "decision_version"])
             .returning(SurveyRow.survey_id)
         )
-        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
+        return (await self.session.execute(stmt, execution_options=_NO_AUTOFLUSH)).scalar_one_or_none() is not None
 
     async def get(self, survey_id: str) -> SurveyRow | None:
         """A survey by id."""

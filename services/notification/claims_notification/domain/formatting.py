@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
+from functools import lru_cache
 
+from babel import Locale
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
 from babel.numbers import format_currency as _babel_currency
 
-from claims_notification.domain.model import resolve_locale
+from claims_notification.domain.model import SUPPORTED_LOCALES, resolve_locale
 
 __all__ = ["format_date", "format_datetime", "format_money", "label"]
 
+# Parsed once: Babel would otherwise parse (and normalise) the locale name again for every value.
+_LOCALES: dict[str, Locale] = {loc: Locale.parse(loc.replace("-", "_")) for loc in SUPPORTED_LOCALES}
 
-def _babel_locale(locale: str) -> str:
-    return resolve_locale(locale).replace("-", "_")
+
+def _babel_locale(locale: str) -> Locale:
+    return _LOCALES[resolve_locale(locale)]
 
 
+# The formatters below are pure, so their results are kept: amounts and dates recur across messages and claims.
+
+
+@lru_cache(maxsize=4096)
 def format_money(amount: Decimal | str, currency: str, locale: str) -> str:
     """``450.00 CNY`` → ``¥450.00`` (zh-CN) or ``CN¥450.00`` (en); always two decimals."""
     value = Decimal(str(amount)).quantize(Decimal("0.01"))
@@ -26,12 +35,14 @@ def format_money(amount: Decimal | str, currency: str, locale: str) -> str:
     )
 
 
+@lru_cache(maxsize=4096)
 def format_date(value: date | str, locale: str) -> str:
     """``2026-03-10`` → ``2026年3月10日`` (zh-CN) or ``March 10, 2026`` (en)."""
     day = date.fromisoformat(value) if isinstance(value, str) else value
     return str(_babel_date(day, "long", locale=_babel_locale(locale)))
 
 
+@lru_cache(maxsize=4096)
 def format_datetime(value: datetime | str, locale: str, tz: tzinfo = UTC) -> str:
     """An instant shown in ``tz`` for the locale (``2026年3月10日 12:05`` / ``March 10, 2026, 12:05 PM``)."""
     instant = datetime.fromisoformat(value) if isinstance(value, str) else value

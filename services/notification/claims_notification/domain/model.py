@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 __all__ = [
     "DEFAULT_LOCALE",
@@ -96,6 +97,7 @@ class Delivery:
     address: str | None
 
 
+@lru_cache(maxsize=1024)
 def resolve_locale(*candidates: str | None, default: str = DEFAULT_LOCALE) -> str:
     """The first candidate that maps to a supported locale (``en-US`` → ``en``, ``zh-Hans`` → ``zh-CN``)."""
     for candidate in candidates:

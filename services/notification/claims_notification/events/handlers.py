@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +21,7 @@ from claims_contracts.events import (
 )
 from claims_contracts.topics import ADJUDICATION_TOPIC, INTAKE_TOPIC, PAYMENT_TOPIC
 from claims_contracts.values import Outcome
+from claims_notification.db.models import NoticeRow
 from claims_notification.db.repositories import RecipientRepository
 from claims_notification.domain.model import Audience, Kind
 from claims_notification.planning import NoticeSpec, Planner
@@ -33,12 +33,16 @@ TOPICS = (INTAKE_TOPIC, ADJUDICATION_TOPIC, PAYMENT_TOPIC)
 
 
 def _json(payload: EventPayload, *fields: str) -> dict[str, Any]:
-    data = payload.model_dump(mode="json")
+    data = payload.model_dump(mode="json", include=set(fields))
     return {f: data[f] for f in fields}
 
 
 class NotificationHandlers:
-    """One handler per consumed event type; each records notices in the event's transaction."""
+    """One handler per consumed event type; each records notices in the event's transaction.
+
+    A transaction may hold several events, handled in order: a handler never commits, and sees what the
+    earlier ones recorded.
+    """
 
     def __init__(self, planner: Planner) -> None:
         self.planner = planner
@@ -73,7 +77,8 @@ class NotificationHandlers:
 
     async def _remember(
         self, uow: UnitOfWork, claim_id: str, member: MemberContact, provider: ProviderRef, by_provider: bool
-    ) -> None:
+    ) -> list[NoticeRow]:
+        """Store the claim's contact details; the claim's notices that waited for them (planned last)."""
         await RecipientRepository(uow.session).upsert_claim_recipient(
             claim_id=claim_id,
             member_id=member.member_id,
@@ -86,20 +91,25 @@ class NotificationHandlers:
             submitted_by_provider=by_provider,
             updated_at=self.planner.clock(),
         )
+        return await self.planner.waiting(uow, claim_id)
 
     async def on_claim_received(self, uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
         """Remember the claim's contact details; tell the member the claim arrived; release waiting notices."""
         assert isinstance(payload, ClaimReceived)
-        await self._remember(uow, payload.claim_id, payload.member, payload.provider, payload.submitted_by_provider)
+        waiting = await self._remember(
+            uow, payload.claim_id, payload.member, payload.provider, payload.submitted_by_provider
+        )
         context = _json(payload, "claim_type", "charged", "currency", "submitted_at")
         context["provider_name"] = payload.provider.name
         await self._notice(uow, envelope, Kind.CLAIM_RECEIVED, context)
-        await self.planner.plan_waiting(uow, payload.claim_id, envelope.correlation_id)
+        await self.planner.plan_waiting(uow, payload.claim_id, waiting, envelope.correlation_id)
 
     async def on_documents_requested(self, uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
         """Name each missing document to the claimant (and to the hospital that submitted for the member)."""
         assert isinstance(payload, ClaimDocumentsRequested)
-        await self._remember(uow, payload.claim_id, payload.member, payload.provider, payload.submitted_by_provider)
+        waiting = await self._remember(
+            uow, payload.claim_id, payload.member, payload.provider, payload.submitted_by_provider
+        )
         context = _json(payload, "claim_type", "missing_documents", "deadline")
         await self._notice(uow, envelope, Kind.DOCUMENTS_REQUESTED, context)
         if payload.submitted_by_provider:
@@ -111,7 +121,7 @@ class NotificationHandlers:
                 audience=Audience.PROVIDER,
                 provider_id=payload.provider.provider_id,
             )
-        await self.planner.plan_waiting(uow, payload.claim_id, envelope.correlation_id)
+        await self.planner.plan_waiting(uow, payload.claim_id, waiting, envelope.correlation_id)
 
     async def on_claim_disputed(self, uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
         """Confirm a dispute to the claimant."""
@@ -176,6 +186,5 @@ class NotificationHandlers:
         await self._survey(uow, envelope, payload.decision_version, "paid")
 
     async def _survey(self, uow: UnitOfWork, envelope: EventEnvelope, decision_version: int, closed_as: str) -> None:
-        delay = timedelta(seconds=self.planner.settings.survey_delay_seconds)
         context = {"decision_version": decision_version, "closed_as": closed_as}
-        await self._notice(uow, envelope, Kind.SURVEY, context, delay=delay)
+        await self._notice(uow, envelope, Kind.SURVEY, context, delay=self.planner.survey_delay)
