@@ -58,7 +58,13 @@ def create_app(
     bank = bank or build_bank(settings)
     subscribe(runtime, service, settings.consumer_group)
     register_metrics(runtime)
-    worker = PaymentWorker(runtime.db, service, bank, poll_seconds=settings.worker_poll_seconds)
+    worker = PaymentWorker(
+        runtime.db,
+        service,
+        bank,
+        poll_seconds=settings.worker_poll_seconds,
+        return_check_seconds=settings.return_check_seconds,
+    )
     runtime.db.on_outbox_commit(worker.wake)
     app = runtime.create_app(
         title="Claims payment service",

@@ -37,6 +37,9 @@ class PaymentSettings(ServiceSettings):
     return_window_seconds: float = Field(
         default=600.0, ge=0, description="How long after settlement the bank is still asked whether it returned."
     )
+    return_check_seconds: float = Field(
+        default=5.0, ge=0, le=3600, description="How often the worker asks the bank about settled payments."
+    )
 
     debtor_name: str = Field(default="Claims Insurer", min_length=1, max_length=140)
     debtor_account: str = Field(default="INSURER0001", pattern=r"^[A-Za-z0-9]{4,34}$")

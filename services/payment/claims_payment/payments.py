@@ -387,10 +387,13 @@ class PaymentService:
         )
         log.warning("payment failed", payment_id=str(payment.id), retryable=retryable)
 
-    async def bank_work(self, conn: AsyncConnection) -> BankWork:
-        """What the bank worker has to do (one statement, no lock, no transaction needed)."""
+    async def bank_work(self, conn: AsyncConnection, *, returns: bool = True) -> BankWork:
+        """What the bank worker has to do (one statement, no lock, no transaction needed).
+
+        ``returns``: also the settled payments still within the return window, to ask about returns.
+        """
         now = self.clock()
-        since = now - timedelta(seconds=self.settings.return_window_seconds)
+        since = now - timedelta(seconds=self.settings.return_window_seconds) if returns else None
         return await bank_worklist(conn, now, since, self.settings.worker_batch_size)
 
     async def ask_bank(self, bank: Bank, at_bank: Sequence[AtBank]) -> list[BankNews]:

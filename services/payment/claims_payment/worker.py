@@ -17,11 +17,21 @@ log = get_logger(__name__)
 class PaymentWorker:
     """One asyncio task per service instance; replicas share the work through ``SKIP LOCKED``."""
 
-    def __init__(self, db: Database, service: PaymentService, bank: Bank, *, poll_seconds: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        service: PaymentService,
+        bank: Bank,
+        *,
+        poll_seconds: float,
+        return_check_seconds: float = 0.0,
+    ) -> None:
         self.db = db
         self.service = service
         self.bank = bank
         self.poll_seconds = poll_seconds
+        self.return_check_seconds = return_check_seconds
+        self._returns_checked_at = -float("inf")
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         # The look at the queues locks nothing: it runs outside a transaction (no BEGIN, no COMMIT).
@@ -31,10 +41,16 @@ class PaymentWorker:
         """One round: send what is due, and apply what the bank says about what it holds; how much happened.
 
         An idle round is one statement. The bank is asked about the payments it holds before a
-        transaction opens; one transaction then applies its news and sends the due payments.
+        transaction opens; one transaction then applies its news and sends the due payments. Settled
+        payments (returns come days later at a real bank) are asked about every ``return_check_seconds``,
+        sent ones every round.
         """
+        now = asyncio.get_running_loop().time()
+        returns = now - self._returns_checked_at >= self.return_check_seconds
         async with self._look.connect() as conn:
-            work = await self.service.bank_work(conn)
+            work = await self.service.bank_work(conn, returns=returns)
+        if returns:
+            self._returns_checked_at = now
         news = await self.service.ask_bank(self.bank, work.at_bank)
         if not work.due and not news:
             return 0

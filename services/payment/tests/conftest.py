@@ -149,6 +149,7 @@ class PaymentHarness:
             "worker_poll_seconds": 0.05,
             "bank_settlement_delay_seconds": 0.2,
             "bank_return_delay_seconds": 0.2,
+            "return_check_seconds": 0.05,
             "send_backoff_seconds": 0.05,
             "send_backoff_max_seconds": 0.2,
             "log_format": "json",

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, text, true
+from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, select, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
@@ -334,20 +334,21 @@ class BankWork:
     at_bank: Sequence[AtBank]
 
 
-async def bank_worklist(conn: AsyncConnection, now: datetime, settled_since: datetime, limit: int) -> BankWork:
+async def bank_worklist(conn: AsyncConnection, now: datetime, settled_since: datetime | None, limit: int) -> BankWork:
     """The bank worker's look at the queues, one statement, nothing locked (so no transaction is needed).
 
-    Sent payments, and settled ones that may still come back, sent first and oldest first; plus whether
-    any payment is due. Rows are locked (and checked again) only when there is something to change.
+    Sent payments, and (unless ``settled_since`` is None) settled ones that may still come back, sent
+    first and oldest first; plus whether any payment is due. Rows are locked (and checked again) only
+    when there is something to change.
     """
+    settled = (
+        and_(PaymentRow.status == PaymentStatus.SETTLED, PaymentRow.settled_at >= settled_since)
+        if settled_since is not None
+        else false()
+    )
     at_bank = (
         select(PaymentRow.id, PaymentRow.status, PaymentRow.bank_reference, PaymentRow.updated_at)
-        .where(
-            or_(
-                PaymentRow.status == PaymentStatus.SENT,
-                and_(PaymentRow.status == PaymentStatus.SETTLED, PaymentRow.settled_at >= settled_since),
-            )
-        )
+        .where(or_(PaymentRow.status == PaymentStatus.SENT, settled))
         .order_by(PaymentRow.status, PaymentRow.updated_at)  # "sent" sorts before "settled": sent first
         .limit(limit)
         .subquery("at_bank")
