@@ -131,6 +131,8 @@ def service_settings(tag: str, data_dir: Path, databases: dict[str, str]) -> dic
             "CLAIMS_NOTIFICATION_WORKER_POLL_SECONDS": "0.05",
         }
     )
+    # BENCH_ENV_CLAIMS_X=v sets CLAIMS_X=v for the services (to compare settings run against run).
+    env.update({k.removeprefix("BENCH_ENV_"): v for k, v in os.environ.items() if k.startswith("BENCH_ENV_CLAIMS_")})
     for service, port in PORTS.items():
         env[f"CLAIMS_{service.upper()}_PORT"] = str(port)
         env[f"CLAIMS_{service.upper()}_DATABASE_URL"] = databases[service]
