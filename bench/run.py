@@ -102,6 +102,8 @@ class Phase:
     elapsed: float = 0.0
     commits: int | None = None
     messages: int | None = None
+    statements: dict[str, float] = field(default_factory=dict)
+    transactions: dict[str, float] = field(default_factory=dict)
 
 
 class Bench:
@@ -140,9 +142,23 @@ class Bench:
             return None
         return sum((await topic_messages(self.stack.kafka_bootstrap, suite_topics(self.stack.topic_prefix))).values())
 
+    async def database_work(self) -> dict[str, tuple[float, float]]:
+        """Per service: SQL statements and transactions so far (``db_*_total`` on its ``/metrics``)."""
+        out: dict[str, tuple[float, float]] = {}
+        async with httpx.AsyncClient(timeout=10) as client:
+            for service, url in self.stack.urls.items():
+                with contextlib.suppress(httpx.HTTPError):
+                    text = (await client.get(f"{url}/metrics")).text
+                    out[service] = (
+                        _metric_sum(text, "db_statements_total"),
+                        _metric_sum(text, "db_transactions_total"),
+                    )
+        return out
+
     async def phase(self, name: str, work: list[Work], submit: Submit, profile: list[str] | None = None) -> Phase:
         """Submit ``work`` with ``submit``, wait for the payments, and measure."""
         commits0, messages0 = await self.commits(), await self.messages()
+        db0 = await self.database_work()
         cpu0 = self.meter.sample()
         spies = []
         if profile:
@@ -161,6 +177,7 @@ class Bench:
             raw = await task
             self.profiles[svc] = summarise(raw) if raw else "  (py-spy failed)"
         commits1, messages1 = await self.commits(), await self.messages()
+        db1 = await self.database_work()
 
         paid = {c: self.watcher.paid[c].first_at for c in claims if c in self.watcher.paid}
         last_paid = max(paid.values(), default=submitted.started)
@@ -185,6 +202,9 @@ class Bench:
             p.commits = commits1 - commits0
         if messages0 is not None and messages1 is not None:
             p.messages = messages1 - messages0
+        for service in db0.keys() & db1.keys():
+            p.statements[service] = db1[service][0] - db0[service][0]
+            p.transactions[service] = db1[service][1] - db0[service][1]
         self.acked.update(submitted.sent_at)
         self.unpaid |= missing
         self.phases.append(p)
@@ -275,6 +295,15 @@ async def _run(stack: Stack, ceiling: Ceiling | None) -> int:
     return report(bench, double_paid, rows)
 
 
+def _metric_sum(text: str, name: str) -> float:
+    """The sum of a Prometheus counter's samples (all labels) in an exposition text."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name)] in " {":
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 def _fmt(value: float | None, digits: int = 0) -> str:
     if value is None or value != value:  # None or NaN
         return "n/a"
@@ -338,6 +367,24 @@ def report(bench: Bench, double_paid: int, payment_rows: int | None) -> int:
             [_fmt(p.messages / n, 1) if p.messages is not None else "n/a" for p, n in pairs],
         )
     )
+    if any(p.statements for p in phases):
+        rows.append(
+            (
+                "SQL statements/claim (+ transactions)",
+                [f"{sum(p.statements.values()) / n:.1f} (+{sum(p.transactions.values()) / n:.1f})" for p, n in pairs],
+            )
+        )
+        for service in SERVICES:
+            rows.append(
+                (
+                    f"  {service}",
+                    [
+                        f"{p.statements.get(service, float('nan')) / n:.1f} "
+                        f"(+{p.transactions.get(service, float('nan')) / n:.1f})"
+                        for p, n in pairs
+                    ],
+                )
+            )
     c = bench.ceiling
     if c is not None:
         rows.append(

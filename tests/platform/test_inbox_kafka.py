@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from claims_contracts.envelope import EventEnvelope
 from claims_contracts.topics import INTAKE_TOPIC, dlq_topic
 from claims_platform.bus.kafka import KafkaBus, replay_dead_letters
@@ -162,8 +164,9 @@ async def test_poison_message_goes_to_dead_letter_topic_and_consumer_keeps_going
     await wait_for(fixed_applied)
 
 
+@pytest.mark.parametrize("batch_size", [1, 100], ids=["one-by-one", "batched"])
 async def test_one_claims_events_from_two_topics_are_applied_one_at_a_time(
-    fresh_pg_url, kafka_bootstrap, topic_prefix, make_runtime, make_event, effects, wait_for, kafka_produce
+    fresh_pg_url, kafka_bootstrap, topic_prefix, make_runtime, make_event, effects, wait_for, kafka_produce, batch_size
 ):
     """A read-modify-write handler loses no update although the topics' partitions are handled side by side."""
     import asyncio
@@ -216,6 +219,7 @@ async def test_one_claims_events_from_two_topics_are_applied_one_at_a_time(
                 {"ClaimWithdrawn": slow_increment, "VerificationRequested": slow_increment},
             )
         },
+        consumer_batch_size=batch_size,
     )
 
     async def all_applied() -> bool:

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 from prometheus_client import Gauge
+from sqlalchemy import text
 
 from claims_contracts.envelope import EventEnvelope, EventPayload
 from claims_contracts.topics import ADJUDICATION_TOPIC, INTAKE_TOPIC
@@ -159,3 +160,25 @@ async def test_metrics_endpoint_awaits_scrape_hooks_and_bounds_them(
         assert await bus.replay_dead_letters(INTAKE_TOPIC) == 1
         await bus.idle()
         assert f'dlq_size{{topic="{INTAKE_TOPIC}"}} 1.0' in (await client.get("/metrics")).text  # failed again
+
+
+async def test_database_statements_and_transactions_are_counted(fresh_pg_url, make_runtime, make_event):
+    """What a unit of work costs in round trips shows on /metrics: its statements and its commit."""
+    runtime = await make_runtime(fresh_pg_url, bus=_UnreachableBus())
+    runtime.relay.stop()  # the relay's own rounds would count too
+    await asyncio.wait_for(runtime._relay_task, 5)  # type: ignore[arg-type]
+    statements = _sample(runtime, "db_statements_total") or 0.0
+    commits = _sample(runtime, "db_transactions_total", result="commit") or 0.0
+    rollbacks = _sample(runtime, "db_transactions_total", result="rollback") or 0.0
+    claim = f"C-{uuid.uuid4().hex[:8]}"
+    async with runtime.db.uow() as uow:
+        uow.publish(make_event(claim), claim_id=claim)  # one outbox insert
+    try:
+        async with runtime.db.uow() as uow:
+            await uow.session.execute(text("SELECT 1"))
+            raise RuntimeError("changed my mind")
+    except RuntimeError:
+        pass
+    assert _sample(runtime, "db_statements_total") == statements + 2
+    assert _sample(runtime, "db_transactions_total", result="commit") == commits + 1
+    assert _sample(runtime, "db_transactions_total", result="rollback") == rollbacks + 1

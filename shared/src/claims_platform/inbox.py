@@ -36,11 +36,17 @@ EventScope = Callable[[int], contextlib.AbstractContextManager[object]]
 """Around the handling of the i-th event of a batch (its trace span)."""
 
 
-_INBOX_INSERT = text(
+_LOCK_AND_INSERT = text(
     "INSERT INTO inbox (consumer, event_id, event_type, processed_at)"
     " SELECT :consumer, e.id, e.type, :at FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS text[])) AS e(id, type)"
+    # An uncorrelated subquery (an InitPlan): runs once, before the first row is inserted, and takes the
+    # claims' locks in hash order.
+    " WHERE (SELECT count(pg_advisory_xact_lock(:space, s.h)) FROM"
+    "  (SELECT DISTINCT hashtext(c) AS h FROM unnest(CAST(:claims AS text[])) AS c ORDER BY 1) AS s) >= 0"
     " ON CONFLICT DO NOTHING RETURNING event_id"
 )
+"""One round trip: the consumer's per-claim locks, then the batch's inbox rows (one text for any batch size,
+so it is prepared once per connection)."""
 
 
 class PoisonMessage(Exception):
@@ -102,19 +108,10 @@ class IdempotentConsumer:
         """
         now = datetime.now(UTC)
         async with self.db.uow() as uow:
-            if not self.db.is_sqlite:
-                # One claim's events come on several topics and partitions, and maybe to several
-                # replicas: this consumer applies them one at a time per claim, so a handler always
-                # sees what an earlier one committed (SQLite has a single writer anyway). A batch takes
-                # its claims' locks in one statement, in one global order, so two batches never wait
-                # on each other in a cycle.
-                await uow.session.execute(
-                    text(
-                        "SELECT pg_advisory_xact_lock(:space, h) FROM "
-                        "(SELECT DISTINCT hashtext(c) AS h FROM unnest(CAST(:claims AS text[])) AS c ORDER BY 1) AS s"
-                    ),
-                    {"space": self._lock_space, "claims": sorted({e.claim_id for e, _ in events})},
-                )
+            # One claim's events come on several topics and partitions, and maybe to several replicas:
+            # this consumer applies them one at a time per claim, so a handler always sees what an
+            # earlier one committed. A batch takes its claims' locks with its inbox rows, in one global
+            # order, so two batches never wait on each other in a cycle. (SQLite has a single writer.)
             if self.db.is_sqlite:
                 stmt = (
                     sqlite.insert(inbox)
@@ -133,20 +130,16 @@ class IdempotentConsumer:
                     .returning(inbox.c.event_id)
                 )
                 fresh = set((await uow.session.execute(stmt)).scalars())
-            else:  # one statement text whatever the batch size, so it is prepared once per connection
-                fresh = set(
-                    (
-                        await uow.session.execute(
-                            _INBOX_INSERT,
-                            {
-                                "consumer": self.name,
-                                "ids": [e.event_id for e, _ in events],
-                                "types": [e.event_type for e, _ in events],
-                                "at": now,
-                            },
-                        )
-                    ).scalars()
-                )
+            else:
+                params = {
+                    "consumer": self.name,
+                    "ids": [e.event_id for e, _ in events],
+                    "types": [e.event_type for e, _ in events],
+                    "at": now,
+                    "space": self._lock_space,
+                    "claims": sorted({e.claim_id for e, _ in events}),
+                }
+                fresh = set((await uow.session.execute(_LOCK_AND_INSERT, params)).scalars())
             applied: list[bool] = []
             for i, (envelope, payload) in enumerate(events):
                 if envelope.event_id not in fresh:

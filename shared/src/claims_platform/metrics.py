@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -40,8 +42,27 @@ class ServiceMetrics:
             ["topic"],
             registry=self.registry,
         )
+        self.db_statements = Counter(
+            "db_statements_total",
+            "SQL statements sent to the database (BEGIN and COMMIT not counted)",
+            registry=self.registry,
+        )
+        self.db_transactions = Counter(
+            "db_transactions_total", "Database transactions ended, by how", ["result"], registry=self.registry
+        )
         self.info = Gauge("service_info", "Service identity", ["service"], registry=self.registry)
         self.info.labels(service).set(1)
+
+
+def count_database_work(engine: AsyncEngine, metrics: ServiceMetrics) -> None:
+    """Count the engine's statements and transactions into ``metrics`` (round trips are what cost here)."""
+    statements = metrics.db_statements
+    commits = metrics.db_transactions.labels("commit")
+    rollbacks = metrics.db_transactions.labels("rollback")
+    sync = engine.sync_engine
+    event.listen(sync, "before_cursor_execute", lambda *_: statements.inc())
+    event.listen(sync, "commit", lambda _: commits.inc())
+    event.listen(sync, "rollback", lambda _: rollbacks.inc())
 
 
 class MetricsMiddleware:

@@ -28,7 +28,7 @@ from claims_platform.db import Database
 from claims_platform.errors import BodyGuardMiddleware, install_error_handlers
 from claims_platform.inbox import EventHandler, IdempotentConsumer, MessageProcessor, describe
 from claims_platform.logging import configure_logging, get_logger
-from claims_platform.metrics import MetricsMiddleware, ServiceMetrics
+from claims_platform.metrics import MetricsMiddleware, ServiceMetrics, count_database_work
 from claims_platform.migrations import is_up_to_date, upgrade
 from claims_platform.outbox import OutboxRelay
 from claims_platform.settings import ServiceSettings
@@ -107,6 +107,7 @@ class ServiceRuntime:
             pre_ping=settings.db_pool_pre_ping,
         )
         self.metrics = ServiceMetrics(self.name)
+        count_database_work(self.db.engine, self.metrics)
         self.tracing = tracing if tracing is not None else Tracing.from_settings(settings)
         self.owns_bus = bus is None
         self.bus = bus if bus is not None else build_bus(settings)
