@@ -231,3 +231,35 @@ def test_the_standard_otel_variable_is_honoured(monkeypatch):
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
     monkeypatch.delenv("CLAIMS_INTAKE_OTEL_EXPORTER_OTLP_ENDPOINT")
     assert IntakeSettings().otlp_traces_endpoint is None
+
+
+async def test_events_applied_in_one_batch_each_get_a_consumer_span_in_their_own_trace(
+    fresh_pg_url, kafka_bootstrap, topic_prefix, make_runtime, make_event, counting_handler, kafka_produce, wait_for
+):
+    await make_runtime(fresh_pg_url, kafka=kafka_bootstrap, prefix=topic_prefix)  # creates the topics
+    traces = {f"C-{uuid.uuid4().hex[:8]}": uuid.uuid4().hex for _ in range(6)}
+    records = []
+    for claim, trace_id in traces.items():
+        envelope = EventEnvelope.wrap(make_event(claim), claim_id=claim, producer="test").model_copy(
+            update={"trace_context": {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}}
+        )
+        records.append((claim.encode(), envelope.model_dump_json().encode()))
+    await kafka_produce(kafka_bootstrap, topic_prefix + INTAKE_TOPIC, *records)  # waiting before the consumer starts
+    spans = InMemorySpanExporter()
+    runtime = await make_runtime(
+        fresh_pg_url,
+        kafka=kafka_bootstrap,
+        prefix=topic_prefix,
+        consumers={"probe": ([INTAKE_TOPIC], {"ClaimWithdrawn": counting_handler})},
+        tracing=Tracing("probe", exporter=spans),
+    )
+
+    async def all_traced() -> bool:
+        return len([s for s in spans.get_finished_spans() if s.kind is SpanKind.CONSUMER]) == len(traces)
+
+    await wait_for(all_traced)
+    by_claim = {s.attributes["claims.claim_id"]: s for s in spans.get_finished_spans() if s.kind is SpanKind.CONSUMER}
+    assert {claim: format(s.context.trace_id, "032x") for claim, s in by_claim.items()} == traces
+    assert all(s.attributes["claims.consumer.result"] == "applied" for s in by_claim.values())
+    applied = runtime.metrics.events_consumed.labels("probe", "ClaimWithdrawn", "applied")._value.get()
+    assert applied == len(traces)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy.exc
 from opentelemetry import context as otel_context
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.dialects import sqlite
@@ -228,7 +228,7 @@ class MessageProcessor:
         try:
             results = await self.consumer.handle_many(
                 [(envelope, payload) for _, envelope, payload in prepared],
-                scope=lambda i: self._scope(prepared[i][0], prepared[i][1]),
+                scope=lambda i: self._batch_scope(prepared[i][0], prepared[i][1]),
             )
         except asyncio.CancelledError:
             raise
@@ -241,8 +241,10 @@ class MessageProcessor:
             self._count(envelope.event_type, "applied" if applied else "duplicate")
 
     @contextlib.contextmanager
-    def _scope(self, message: Message, envelope: EventEnvelope) -> Iterator[object]:
-        """Around one event of a batch: its CONSUMER span, or the trace it continues."""
+    def _scope(self, message: Message, envelope: EventEnvelope) -> Iterator[Span | None]:
+        """Around the handling of one event: its CONSUMER span (a child of the span that recorded the
+        event) when tracing records; otherwise the trace it continues, so the events the handler
+        records stay in that trace."""
         parent = extract_context(message.headers, envelope.trace_context)
         if self.tracing.enabled:
             with self.tracing.tracer.start_as_current_span(
@@ -252,7 +254,6 @@ class MessageProcessor:
                 attributes=_span_attributes(message, envelope, self.consumer.name),
             ) as span:
                 yield span
-                span.set_attribute("claims.consumer.result", "applied")
         elif parent is not None:
             token = otel_context.attach(parent)
             try:
@@ -261,6 +262,13 @@ class MessageProcessor:
                 otel_context.detach(token)
         else:
             yield None
+
+    @contextlib.contextmanager
+    def _batch_scope(self, message: Message, envelope: EventEnvelope) -> Iterator[object]:
+        with self._scope(message, envelope) as span:
+            yield span
+            if span is not None:
+                span.set_attribute("claims.consumer.result", "applied")
 
     async def __call__(self, message: Message) -> None:
         """Handle one message; returns when it is applied, a duplicate, ignored or dead-lettered."""
@@ -271,30 +279,12 @@ class MessageProcessor:
             return
         if not self.consumer.wants(envelope.event_type):
             return
-        parent = extract_context(message.headers, envelope.trace_context)
-        if self.tracing.enabled:
-            await self._traced(message, envelope, parent)
-        elif parent is not None:  # not recording, but the events the handler records stay in the trace
-            token = otel_context.attach(parent)
-            try:
-                await self._process(message, envelope)
-            finally:
-                otel_context.detach(token)
-        else:
-            await self._process(message, envelope)
-
-    async def _traced(self, message: Message, envelope: EventEnvelope, parent: otel_context.Context | None) -> None:
-        """Handle the message inside a CONSUMER span, a child of the span that recorded the event."""
-        with self.tracing.tracer.start_as_current_span(
-            f"process {message.topic}",
-            context=parent,
-            kind=SpanKind.CONSUMER,
-            attributes=_span_attributes(message, envelope, self.consumer.name),
-        ) as span:
+        with self._scope(message, envelope) as span:
             result = await self._process(message, envelope)
-            span.set_attribute("claims.consumer.result", result)
-            if result == "dead_lettered":
-                span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
+            if span is not None:
+                span.set_attribute("claims.consumer.result", result)
+                if result == "dead_lettered":
+                    span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
 
     async def _process(self, message: Message, envelope: EventEnvelope) -> str:
         """Apply with retries; returns ``applied``, ``duplicate`` or ``dead_lettered``."""
