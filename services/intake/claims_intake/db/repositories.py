@@ -8,7 +8,22 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, and_, case, cast, delete, func, literal, literal_column, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Date,
+    Text,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +38,7 @@ from claims_intake.db.models import (
     PaymentRow,
     TimelineRow,
 )
+from claims_platform.types import UtcDateTime
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -76,6 +92,26 @@ class ClaimRepository:
     def add(self, row: Any) -> None:
         """Add a new row to the transaction."""
         self.session.add(row)
+
+    async def note(
+        self, claim_id: str, *, at: datetime, actor: str, kind: str, reason: str | None, details: dict[str, Any]
+    ) -> bool:
+        """A timeline entry that changes nothing of the claim, in one statement (no lock, no read of the claim);
+        False when the claim is unknown."""
+        status = ClaimRow.status
+        source = select(
+            ClaimRow.claim_id,
+            literal(at, UtcDateTime()),
+            literal(actor),
+            literal(kind),
+            literal(reason, Text()),
+            func.nullif(status, ""),
+            status,
+            literal(details, JSON()),
+        ).where(ClaimRow.claim_id == claim_id)
+        columns = ["claim_id", "at", "actor", "kind", "reason", "status_from", "status_to", "details"]
+        result = await self.session.execute(insert(TimelineRow).from_select(columns, source))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def flush(self) -> None:
         """Send pending rows to the database (inside the transaction)."""

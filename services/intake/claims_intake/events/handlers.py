@@ -26,7 +26,7 @@ from claims_contracts.events import (
 )
 from claims_contracts.topics import ADJUDICATION_TOPIC, NOTIFICATION_TOPIC, PAYMENT_TOPIC
 from claims_intake.cases import record
-from claims_intake.db.models import ClaimRow, PaymentRow
+from claims_intake.db.models import ClaimRow, PaymentRow, TimelineRow
 from claims_intake.db.repositories import ClaimRepository
 from claims_platform.db import UnitOfWork
 from claims_platform.logging import get_logger
@@ -291,25 +291,30 @@ async def on_overpayment(uow: UnitOfWork, envelope: EventEnvelope, payload: Even
 
 
 async def on_notification(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
-    """A message went to the claimant."""
+    """A message went to the claimant: a line on the timeline; the claim itself does not change.
+
+    So the claim is neither locked nor read (four messages a claim, each was a read and an update): one
+    INSERT … SELECT takes its current status, unless this transaction already holds the claim.
+    """
     assert isinstance(payload, NotificationSent)
-    repo, row, payments, _ = await _claim(uow, envelope)
-    if row is None:
-        return
-    await record(
-        repo,
-        row,
-        at=envelope.occurred_at,
-        actor=envelope.producer,
-        kind="notification_sent",
-        reason=payload.source_event_type,
-        details={
+    note: dict[str, Any] = {
+        "at": envelope.occurred_at,
+        "actor": envelope.producer,
+        "kind": "notification_sent",
+        "reason": payload.source_event_type,
+        "details": {
             "notification_id": payload.notification_id,
             "channel": payload.channel.value,
             "locale": payload.locale,
         },
-        payments=payments,
-    )
+    }
+    repo = ClaimRepository(uow.session)
+    locked = uow.session.info.get(_LOCKED, {}).get(envelope.claim_id)
+    if locked is not None and _still_loaded(uow.session, locked):
+        current = locked.row.status
+        repo.add(TimelineRow(claim_id=envelope.claim_id, status_from=current or None, status_to=current, **note))
+    elif not await repo.note(envelope.claim_id, **note):
+        log.warning("event for a claim intake does not know", event_type=envelope.event_type)
 
 
 async def on_feedback(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
