@@ -41,7 +41,7 @@ from claims_intake.api.schemas import (
 )
 from claims_intake.context import IntakeContext
 from claims_intake.db.models import ClaimLineRow, ClaimRow, ComplaintRow, DocumentRow, PaymentRow, TimelineRow
-from claims_intake.db.repositories import ClaimRepository
+from claims_intake.db.repositories import ClaimRepository, NewClaimRepository
 from claims_intake.domain import amounts, completeness, status
 from claims_intake.icd10 import icd10_chapter, icd10_exists
 from claims_intake.pii import mask
@@ -222,17 +222,17 @@ async def record(
     after = status.derive_status(facts_of(row, payments))
     row.status = after
     row.updated_at = at
-    repo.add(
-        TimelineRow(
-            claim_id=row.claim_id,
-            at=at,
-            actor=actor,
-            kind=kind,
-            reason=reason,
-            status_from=before or None,
-            status_to=after,
-            details=details or {},
-        )
+    repo.add_timeline(
+        {
+            "claim_id": row.claim_id,
+            "at": at,
+            "actor": actor,
+            "kind": kind,
+            "reason": reason,
+            "status_from": before or None,
+            "status_to": after,
+            "details": details or {},
+        }
     )
 
 
@@ -266,7 +266,7 @@ async def submit_claim(
     """Validate and store a claim; ``(answer, False)`` when the idempotency key replays an earlier one."""
     check_submitter(body, principal)
     documents = validate_claim(ctx, body, require_identity=require_identity)
-    repo = ClaimRepository(uow.session)
+    repo = NewClaimRepository(uow.session)
     now = ctx.now()
     claim_id = new_id("CLM")
     # A new claim's documents are the ones in hand: what is missing, and so the answer, is known now.
@@ -324,7 +324,8 @@ async def submit_claim(
         primary_diagnosis=primary,
         icd10_chapter=icd10_chapter(primary),
     )
-    # Nothing is flushed here: at commit, one flush sends each table's new rows in one statement.
+    # The rows are kept by the repository, never flushed by the session: ``write`` sends each table's
+    # new rows in one statement at the end.
     repo.add(row)
     for line in body.lines:
         repo.add(
@@ -353,6 +354,7 @@ async def submit_claim(
         payments=no_payments,
     )
     assert row.missing_documents == missing, "the answer was given before the review"
+    await repo.write()
     return answer, True
 
 

@@ -135,8 +135,8 @@ async def on_adjudicated(uow: UnitOfWork, envelope: EventEnvelope, payload: Even
             payments=payments,
         )
         return
-    # The statements on lines and denial reasons go first: they flush what is pending, and the claim's own
-    # changes below then go in one UPDATE.
+    # Lines and denial reasons are written now, by statements of their own (they flush nothing); the claim's
+    # own changes below wait for the next flush, so they go in one UPDATE with those of any earlier event.
     await repo.set_decided_lines(row.claim_id, {line.line_no: line.payable for line in payload.lines})
     await repo.set_denial_reasons(row.claim_id, [r.value for r in payload.denial_reasons])
     row.first_decided_at = first_decided_at
