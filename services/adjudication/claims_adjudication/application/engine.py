@@ -9,8 +9,10 @@ accumulators and the outbox event commit together.
 Statements are round trips, and round trips are what a claim costs here: ``load`` asks the policy's and plan's
 current versions in one query and keeps parsed policies and plans (``products``); nothing is flushed by hand,
 so the rows a claim writes go in at the next autoflush or at commit. Several events may be handled in one
-session and transaction: every read goes through the ORM, whose autoflush first writes what earlier events
-staged, so each event sees the ones before it.
+session and transaction: every read goes through the session, whose autoflush first writes what earlier events
+staged (for Core statements too, since SQLAlchemy 2.1), so each event sees the ones before it. The hot reads are
+statements built once with bind parameters (``db/repositories.py``): building one per call costs more CPU than
+running it.
 """
 
 from __future__ import annotations

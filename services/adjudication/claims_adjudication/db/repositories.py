@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, false, literal, or_, select
+from sqlalchemy import Row, and_, bindparam, false, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -104,26 +104,11 @@ class PolicyRepository:
     async def head(self, policy_number: str, *, claim_id: str | None = None) -> PolicyHead:
         """Which versions of the policy and of its plan are current, in one query (no member list, no plan
         definition: those are read only when not cached); with ``claim_id``, also whether that claim is here."""
-        seen = select(ClaimRow.claim_id).where(ClaimRow.claim_id == claim_id).exists() if claim_id else false()
-        one = select(literal(1).label("one")).subquery("one")
-        stmt = (
-            select(
-                seen.label("claim_seen"),
-                PolicyRow.version,
-                PolicyRow.updated_at,
-                PolicyRow.plan_code,
-                PlanVersionRow.version.label("plan_version"),
-                PlanVersionRow.created_at.label("plan_created_at"),
-            )
-            .select_from(one)
-            .outerjoin(PolicyRow, PolicyRow.policy_number == policy_number)
-            .outerjoin(PlanRow, PlanRow.code == PolicyRow.plan_code)
-            .outerjoin(
-                PlanVersionRow,
-                and_(PlanVersionRow.plan_code == PlanRow.code, PlanVersionRow.version == PlanRow.current_version),
-            )
-        )
-        row = (await self.session.execute(stmt)).one()
+        if claim_id is None:
+            result = await self.session.execute(_HEAD, {"policy_number": policy_number})
+        else:
+            result = await self.session.execute(_HEAD_AND_CLAIM, {"policy_number": policy_number, "claim_id": claim_id})
+        row = result.one()
         return PolicyHead(
             claim_seen=bool(row.claim_seen),
             policy_version=row.version,
@@ -132,6 +117,36 @@ class PolicyRepository:
             plan_version=row.plan_version,
             plan_created_at=row.plan_created_at,
         )
+
+
+def _head_statement(seen: Any) -> Any:
+    """The query of ``PolicyRepository.head``, built once: Core (columns, not entities) with bind parameters, so a
+    call neither rebuilds it nor computes its cache key nor goes through the ORM's loading."""
+    policies, plans, plan_versions = PolicyRow.__table__.c, PlanRow.__table__.c, PlanVersionRow.__table__.c
+    one = select(literal(1).label("one")).subquery("one")
+    return (
+        select(
+            seen.label("claim_seen"),
+            policies.version,
+            policies.updated_at,
+            policies.plan_code,
+            plan_versions.version.label("plan_version"),
+            plan_versions.created_at.label("plan_created_at"),
+        )
+        .select_from(one)
+        .outerjoin(PolicyRow.__table__, policies.policy_number == bindparam("policy_number"))
+        .outerjoin(PlanRow.__table__, plans.code == policies.plan_code)
+        .outerjoin(
+            PlanVersionRow.__table__,
+            and_(plan_versions.plan_code == plans.code, plan_versions.version == plans.current_version),
+        )
+    )
+
+
+_HEAD = _head_statement(false())
+_HEAD_AND_CLAIM = _head_statement(
+    select(ClaimRow.__table__.c.claim_id).where(ClaimRow.__table__.c.claim_id == bindparam("claim_id")).exists()
+)
 
 
 class ClaimRepository:
@@ -155,16 +170,20 @@ class ClaimRepository:
         self, member_id: str, exclude_claim_id: str
     ) -> Sequence[Row[str, str, str, date, date, Decimal, str]]:
         """The member's other claims, for the duplicate and frequency rules (the columns they look at)."""
-        stmt = select(
-            ClaimRow.claim_id,
-            ClaimRow.member_id,
-            ClaimRow.provider_id,
-            ClaimRow.received_on,
-            ClaimRow.first_service_date,
-            ClaimRow.charged,
-            ClaimRow.status,
-        ).where(ClaimRow.member_id == member_id, ClaimRow.claim_id != exclude_claim_id)
-        return (await self.session.execute(stmt)).all()
+        return (await self.session.execute(_HISTORY, {"member_id": member_id, "claim_id": exclude_claim_id})).all()
+
+
+_claims = ClaimRow.__table__.c
+_HISTORY = select(
+    _claims.claim_id,
+    _claims.member_id,
+    _claims.provider_id,
+    _claims.received_on,
+    _claims.first_service_date,
+    _claims.charged,
+    _claims.status,
+).where(_claims.member_id == bindparam("member_id"), _claims.claim_id != bindparam("claim_id"))
+"""The query of ``ClaimRepository.history_of_member``, built once (Core: the columns, not the entities)."""
 
 
 class AccumulatorRepository:
@@ -182,28 +201,18 @@ class AccumulatorRepository:
         is "updated" to what it is, which locks it like ``SELECT … FOR UPDATE`` (a second transaction waits
         here until the first ends, then gets the row as that one left it) and returns it.
         """
-        dialect = _dialect(self.session)
-        stmt = (
-            dialect.insert(AccumulatorRow)
-            .values(
-                member_id=member_id,
-                policy_number=policy_number,
-                period_start=period_start,
-                period_end=period_end,
-                deductible_used=ZERO,
-                paid_total=ZERO,
-                paid_by_category={},
-                version=0,
-                updated_at=now,
-            )
-            .on_conflict_do_update(
-                index_elements=[AccumulatorRow.member_id, AccumulatorRow.policy_number, AccumulatorRow.period_start],
-                set_={"version": AccumulatorRow.__table__.c.version},
-            )
-            .returning(AccumulatorRow)
-            .execution_options(populate_existing=True)
-        )
-        row: AccumulatorRow = (await self.session.execute(stmt)).scalar_one()
+        name = self.session.get_bind().dialect.name
+        stmt = _LOCK.get(name)
+        if stmt is None:
+            stmt = _LOCK[name] = _lock_statement(sqlite if name == "sqlite" else postgresql)
+        params = {
+            "member_id": member_id,
+            "policy_number": policy_number,
+            "period_start": period_start,
+            "period_end": period_end,
+            "updated_at": now,
+        }
+        row: AccumulatorRow = (await self.session.execute(stmt, params)).scalar_one()
         return row
 
     async def of_member(self, member_id: str, policy_number: str | None) -> Sequence[AccumulatorRow]:
@@ -213,6 +222,36 @@ class AccumulatorRepository:
             stmt = stmt.where(AccumulatorRow.policy_number == policy_number)
         stmt = stmt.order_by(AccumulatorRow.policy_number, AccumulatorRow.period_start)
         return (await self.session.execute(stmt)).scalars().all()
+
+
+def _lock_statement(dialect: Any) -> Any:
+    """The statement of ``AccumulatorRepository.lock`` for a dialect, with bind parameters (built once): a Core
+    ``INSERT … RETURNING`` whose row the ORM loads as an entity (the ORM's own INSERT path costs more)."""
+    table = AccumulatorRow.__table__
+    upsert = (
+        dialect.insert(table)
+        .values(
+            member_id=bindparam("member_id"),
+            policy_number=bindparam("policy_number"),
+            period_start=bindparam("period_start"),
+            period_end=bindparam("period_end"),
+            deductible_used=ZERO,
+            paid_total=ZERO,
+            paid_by_category={},
+            version=0,
+            updated_at=bindparam("updated_at"),
+        )
+        .on_conflict_do_update(
+            index_elements=[table.c.member_id, table.c.policy_number, table.c.period_start],
+            set_={"version": table.c.version},
+        )
+        .returning(*table.c)
+    )
+    return select(AccumulatorRow).from_statement(upsert).execution_options(populate_existing=True)
+
+
+_LOCK: dict[str, Any] = {}
+"""``_lock_statement`` per dialect name."""
 
 
 class DecisionRepository:
