@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,8 +29,6 @@ from claims_contracts.events import (
 from claims_payment.config import PaymentSettings
 from claims_payment.crypto import AccountCipher
 from claims_payment.db.models import (
-    BatchItemRow,
-    BatchRow,
     DecisionRow,
     OverpaymentRow,
     PaymentRow,
@@ -76,8 +75,11 @@ log = get_logger(__name__)
 
 ZERO = Decimal("0.00")
 
-_Submitted = tuple[list[PaymentRow], list[CreditTransfer], BatchRow | None, Sequence[Submission] | BankUnavailable]
-"""A currency's payments, their transfers, and the batch with the bank's answers (or why there is none)."""
+_Submitted = tuple[
+    list[PaymentRow], list[CreditTransfer], dict[str, Any] | None, Sequence[Submission] | BankUnavailable
+]
+"""A currency's payments, their transfers (in the same order), and the batch's row with the bank's answers
+(or why there is none)."""
 
 
 def utcnow() -> datetime:
@@ -478,64 +480,63 @@ class PaymentService:
             except BankUnavailable as exc:
                 results.append((group, transfers, None, exc))
                 continue
-            created = BatchRow(
-                id=batch_id,
-                message_id=batch_id.hex,
-                currency=currency,
-                transaction_count=len(transfers),
-                control_sum=sum((t.amount for t in transfers), ZERO),
-                execution_date=now.date(),
-                created_at=now,
-            )
+            created: dict[str, Any] = {
+                "id": batch_id,
+                "message_id": batch_id.hex,
+                "currency": currency,
+                "transaction_count": len(transfers),
+                "control_sum": sum((t.amount for t in transfers), ZERO),
+                "execution_date": now.date(),
+                "created_at": now,
+            }
             results.append((group, transfers, created, answers))
-        batches = BatchRepository(uow.session)
-        handed = [row for _, _, row, _ in results if row is not None]
+        handed = [batch for _, _, batch, _ in results if batch is not None]
         if handed:
-            for row in handed:
-                batches.add(row)
-            # The batch rows first, alone (nothing else has changed yet): their items refer to them.
-            await uow.session.flush()
+            # Insert-only rows, written as they were sent: the batches, then their items (which refer to
+            # them and to the payments), before anything else has changed.
+            items = [
+                {
+                    "batch_id": batch["id"],
+                    "payment_id": p.id,
+                    "end_to_end_id": t.end_to_end_id,
+                    "amount": t.amount,
+                    "currency": batch["currency"],
+                    "creditor_name": t.creditor_name,
+                    "account_number_enc": p.account_number_enc or "",
+                    "account_last4": p.account_last4 or "",
+                    "bank_code": t.creditor_bank_code,
+                    "remittance": t.remittance,
+                }
+                for group, transfers, batch, _ in results
+                if batch is not None
+                for p, t in zip(group, transfers, strict=True)
+            ]
+            await BatchRepository(uow.session).add_with_items(handed, items)
         taken: list[PaymentRow] = []
         for group, transfers, batch, outcome in results:
             if isinstance(outcome, BankUnavailable):
                 self._unavailable(uow, group, outcome, now)
                 continue
             assert batch is not None
+            batch_id = batch["id"]
             by_e2e = {p.id.hex: p for p in group}
-            batches.add_items(
-                [
-                    BatchItemRow(
-                        batch_id=batch.id,
-                        payment_id=by_e2e[t.end_to_end_id].id,
-                        end_to_end_id=t.end_to_end_id,
-                        amount=t.amount,
-                        currency=batch.currency,
-                        creditor_name=t.creditor_name,
-                        account_number_enc=by_e2e[t.end_to_end_id].account_number_enc or "",
-                        account_last4=by_e2e[t.end_to_end_id].account_last4 or "",
-                        bank_code=t.creditor_bank_code,
-                        remittance=t.remittance,
-                    )
-                    for t in transfers
-                ]
-            )
             for answer in outcome:
                 p = by_e2e[answer.end_to_end_id]
                 p.attempts += 1
-                p.batch_id = batch.id
+                p.batch_id = batch_id
                 if answer.accepted:
                     self._move(uow, p, PaymentStatus.SENT, now)
                     p.sent_at = now
                     p.bank_reference = answer.reference
                     p.last_error = None
                     uow.publish(
-                        PaymentSent.model_validate({**self._common(p), "batch_id": str(batch.id)}),
+                        PaymentSent.model_validate({**self._common(p), "batch_id": str(batch_id)}),
                         claim_id=p.claim_id,
                     )
                     taken.append(p)
                 else:
                     self._fail(uow, p, answer.reason or "rejected by the bank", retryable=False, at=now)
-            log.info("batch sent", batch_id=str(batch.id), payments=len(transfers))
+            log.info("batch sent", batch_id=str(batch_id), payments=len(transfers))
         return taken
 
     def _unavailable(self, uow: UnitOfWork, group: Sequence[PaymentRow], exc: BankUnavailable, now: datetime) -> None:

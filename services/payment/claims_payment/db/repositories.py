@@ -9,7 +9,23 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
@@ -23,6 +39,7 @@ from claims_payment.db.models import (
     OverpaymentRow,
     PaymentRow,
     ProviderAccountRow,
+    metadata,
 )
 from claims_payment.domain.ledger import Movement
 from claims_payment.domain.model import Payee, PaymentStatus
@@ -36,6 +53,11 @@ def _is_postgres(session: AsyncSession) -> bool:
 
 
 _HELD_LOCKS = "claims_payment.advisory_locks"
+_LOCK_ONE = text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))")
+_LOCK_MANY = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+    "FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
+)
 
 
 async def advisory_locks(session: AsyncSession, *keys: str) -> None:
@@ -57,15 +79,9 @@ async def advisory_locks(session: AsyncSession, *keys: str) -> None:
         return
     with session.no_autoflush:  # a lock reads nothing: what is pending can wait for the next query or the commit
         if len(wanted) == 1:
-            await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": wanted[0]})
+            await session.execute(_LOCK_ONE, {"k": wanted[0]})
         else:
-            await session.execute(
-                text(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
-                    "FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
-                ),
-                {"keys": wanted},
-            )
+            await session.execute(_LOCK_MANY, {"keys": wanted})
     session.info[_HELD_LOCKS] = (sync.get_nested_transaction() or sync.get_transaction(), held | set(wanted))
 
 
@@ -94,6 +110,20 @@ async def prepare_read(session: AsyncSession, claim_id: str | None) -> None:
         await session.flush()
 
 
+# The hot statements are built once, with bind parameters: only their parameters change per call (what
+# SQLAlchemy would otherwise construct, and compute a cache key for, on every call).
+
+_SCHEDULED = (
+    select(PaymentRow)
+    .where(PaymentRow.claim_id == bindparam("claim_id"), PaymentRow.status == PaymentStatus.SCHEDULED)
+    .with_for_update()
+)
+_PAYEE_COLUMNS = {c.key: bindparam(c.key, type_=c.type) for c in ClaimPayeeRow.__table__.columns}
+_SCHEDULED_WITH_NEW_PAYEE = _SCHEDULED.add_cte(
+    postgresql.insert(ClaimPayeeRow).values(_PAYEE_COLUMNS).on_conflict_do_nothing().cte("new_payee")
+)
+
+
 class PayeeRepository:
     """Claims' payees and hospitals' bank accounts."""
 
@@ -112,16 +142,11 @@ class PayeeRepository:
         claim_id = values["claim_id"]
         await prepare_read(self.session, claim_id)
         with self.session.no_autoflush:
-            scheduled = (
-                select(PaymentRow)
-                .where(PaymentRow.claim_id == claim_id, PaymentRow.status == PaymentStatus.SCHEDULED)
-                .with_for_update()
-            )
             if _is_postgres(self.session):
-                insert = postgresql.insert(ClaimPayeeRow).values(**values).on_conflict_do_nothing()
-                return (await self.session.scalars(scheduled.add_cte(insert.cte("new_payee")))).all()
+                params = {key: values[key] for key in _PAYEE_COLUMNS}  # every column, nothing else
+                return (await self.session.scalars(_SCHEDULED_WITH_NEW_PAYEE, params)).all()
             await self.session.execute(sqlite.insert(ClaimPayeeRow).values(**values).on_conflict_do_nothing())
-            return (await self.session.scalars(scheduled)).all()
+            return (await self.session.scalars(_SCHEDULED, {"claim_id": claim_id})).all()
 
     async def claim(self, claim_id: str) -> ClaimPayeeRow | None:
         """A claim's payee details."""
@@ -157,6 +182,40 @@ class DecisionContext:
     payees: Payees
 
 
+def _context_statement() -> Select[Any]:
+    claim_id = bindparam("claim_id", type_=String())
+    decided = (
+        select(
+            func.count(case((DecisionRow.decision_version == bindparam("version"), 1))).label("seen"),
+            func.max(DecisionRow.decision_version).label("latest"),
+            func.coalesce(func.sum(DecisionRow.recovery_waived), 0).label("waived"),
+        )
+        .where(DecisionRow.claim_id == claim_id)
+        .subquery("decided")
+    )
+    overpaid = (
+        select(func.coalesce(func.sum(OverpaymentRow.amount), 0))
+        .where(OverpaymentRow.claim_id == claim_id)
+        .scalar_subquery()
+    )
+    locked = aliased(
+        PaymentRow,
+        select(PaymentRow).where(PaymentRow.claim_id == claim_id).with_for_update().subquery("locked"),
+    )
+    return (
+        select(decided.c.seen, decided.c.latest, decided.c.waived, overpaid, locked, ClaimPayeeRow, ProviderAccountRow)
+        .select_from(decided)
+        .outerjoin(locked, true())
+        .outerjoin(ClaimPayeeRow, ClaimPayeeRow.claim_id == claim_id)
+        .outerjoin(ProviderAccountRow, ProviderAccountRow.provider_id == bindparam("provider_id"))
+        .order_by(locked.decision_version)
+    )
+
+
+_CONTEXT = _context_statement()
+"""A decision's context (``DecisionRepository.context``); parameters ``claim_id``, ``version``, ``provider_id``."""
+
+
 class DecisionRepository:
     """Decisions seen, per claim."""
 
@@ -172,39 +231,12 @@ class DecisionRepository:
         await advisory_locks(self.session, *keys)
 
     async def context(self, claim_id: str, version: int, provider_id: str) -> DecisionContext:
-        """Everything a decision needs, in one statement: what the claim's decisions and overpayments add up
-        to, its payments (locked, oldest first), its payee details and the hospital's account."""
+        """Everything a decision needs, in one statement (``_CONTEXT``): what the claim's decisions and
+        overpayments add up to, its payments (locked, oldest first), its payee details and the hospital's account."""
         await prepare_read(self.session, claim_id)
-        decided = (
-            select(
-                func.count(case((DecisionRow.decision_version == version, 1))).label("seen"),
-                func.max(DecisionRow.decision_version).label("latest"),
-                func.coalesce(func.sum(DecisionRow.recovery_waived), 0).label("waived"),
-            )
-            .where(DecisionRow.claim_id == claim_id)
-            .subquery("decided")
-        )
-        overpaid = (
-            select(func.coalesce(func.sum(OverpaymentRow.amount), 0))
-            .where(OverpaymentRow.claim_id == claim_id)
-            .scalar_subquery()
-        )
-        locked = aliased(
-            PaymentRow,
-            select(PaymentRow).where(PaymentRow.claim_id == claim_id).with_for_update().subquery("locked"),
-        )
-        stmt = (
-            select(
-                decided.c.seen, decided.c.latest, decided.c.waived, overpaid, locked, ClaimPayeeRow, ProviderAccountRow
-            )
-            .select_from(decided)
-            .outerjoin(locked, true())
-            .outerjoin(ClaimPayeeRow, ClaimPayeeRow.claim_id == claim_id)
-            .outerjoin(ProviderAccountRow, ProviderAccountRow.provider_id == provider_id)
-            .order_by(locked.decision_version)
-        )
+        params = {"claim_id": claim_id, "version": version, "provider_id": provider_id}
         with self.session.no_autoflush:
-            rows = (await self.session.execute(stmt)).all()
+            rows = (await self.session.execute(_CONTEXT, params)).all()
         first = rows[0]
         return DecisionContext(
             seen=bool(first[0]),
@@ -282,26 +314,13 @@ class PaymentRepository:
 
     async def lock_due(self, now: datetime, limit: int) -> Sequence[PaymentRow]:
         """Scheduled payments ready for the bank; rows another replica is sending are skipped."""
-        stmt = (
-            select(PaymentRow)
-            .where(_due(now))
-            .order_by(PaymentRow.next_attempt_at, PaymentRow.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return (await self.session.scalars(stmt)).all()
+        return (await self.session.scalars(_LOCK_DUE, {"now": now, "limit": limit})).all()
 
     async def lock_many(self, payment_ids: Sequence[uuid.UUID]) -> Sequence[PaymentRow]:
         """Some payments, locked; rows another transaction holds are skipped."""
         if not payment_ids:
             return []
-        stmt = (
-            select(PaymentRow)
-            .where(PaymentRow.id.in_(payment_ids))
-            .order_by(PaymentRow.status, PaymentRow.updated_at)
-            .with_for_update(skip_locked=True)
-        )
-        return (await self.session.scalars(stmt)).all()
+        return (await self.session.scalars(_LOCK_MANY_PAYMENTS, {"ids": list(payment_ids)})).all()
 
     async def created_on(self, day: date) -> Sequence[PaymentRow]:
         """The payments created on a (UTC) day."""
@@ -309,12 +328,26 @@ class PaymentRepository:
         return (await self.session.scalars(stmt)).all()
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
-    return and_(
-        PaymentRow.status == PaymentStatus.SCHEDULED,
-        PaymentRow.hold_reason.is_(None),
-        PaymentRow.next_attempt_at <= now,
-    )
+_DUE: ColumnElement[bool] = and_(
+    PaymentRow.status == PaymentStatus.SCHEDULED,
+    PaymentRow.hold_reason.is_(None),
+    PaymentRow.next_attempt_at <= bindparam("now"),
+)
+"""A payment ready for the bank at ``now`` (a bind parameter)."""
+
+_LOCK_DUE = (
+    select(PaymentRow)
+    .where(_DUE)
+    .order_by(PaymentRow.next_attempt_at, PaymentRow.id)
+    .limit(bindparam("limit", type_=Integer()))
+    .with_for_update(skip_locked=True)
+)
+_LOCK_MANY_PAYMENTS = (
+    select(PaymentRow)
+    .where(PaymentRow.id.in_(bindparam("ids", expanding=True)))
+    .order_by(PaymentRow.status, PaymentRow.updated_at)
+    .with_for_update(skip_locked=True)
+)
 
 
 @dataclass(frozen=True)
@@ -334,29 +367,24 @@ class BankWork:
     at_bank: Sequence[AtBank]
 
 
-async def bank_worklist(conn: AsyncConnection, now: datetime, settled_since: datetime | None, limit: int) -> BankWork:
-    """The bank worker's look at the queues, one statement, nothing locked (so no transaction is needed).
-
-    Sent payments, and (unless ``settled_since`` is None) settled ones that may still come back, sent
-    first and oldest first; plus whether any payment is due. Rows are locked (and checked again) only
-    when there is something to change.
-    """
-    settled = (
-        and_(PaymentRow.status == PaymentStatus.SETTLED, PaymentRow.settled_at >= settled_since)
-        if settled_since is not None
+def _worklist_statement(*, settled: bool) -> Select[Any]:
+    """The bank worker's look at the queues (``bank_worklist``); with ``settled``, parameter ``since`` too."""
+    settled_at_bank = (
+        and_(PaymentRow.status == PaymentStatus.SETTLED, PaymentRow.settled_at >= bindparam("since"))
+        if settled
         else false()
     )
     at_bank = (
         select(PaymentRow.id, PaymentRow.status, PaymentRow.bank_reference, PaymentRow.updated_at)
-        .where(or_(PaymentRow.status == PaymentStatus.SENT, settled))
+        .where(or_(PaymentRow.status == PaymentStatus.SENT, settled_at_bank))
         .order_by(PaymentRow.status, PaymentRow.updated_at)  # "sent" sorts before "settled": sent first
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer()))
         .subquery("at_bank")
     )
     one = select(literal(1).label("one")).subquery("one")
-    stmt = (
+    return (
         select(
-            select(PaymentRow.id).where(_due(now)).exists().label("due"),
+            select(PaymentRow.id).where(_DUE).exists().label("due"),
             at_bank.c.id,
             at_bank.c.status,
             at_bank.c.bank_reference,
@@ -364,7 +392,24 @@ async def bank_worklist(conn: AsyncConnection, now: datetime, settled_since: dat
         .select_from(one.outerjoin(at_bank, true()))
         .order_by(at_bank.c.status, at_bank.c.updated_at)
     )
-    rows = (await conn.execute(stmt)).all()
+
+
+_WORKLIST = _worklist_statement(settled=True)
+_WORKLIST_SENT_ONLY = _worklist_statement(settled=False)
+
+
+async def bank_worklist(conn: AsyncConnection, now: datetime, settled_since: datetime | None, limit: int) -> BankWork:
+    """The bank worker's look at the queues, one statement, nothing locked (so no transaction is needed).
+
+    Sent payments, and (unless ``settled_since`` is None) settled ones that may still come back, sent
+    first and oldest first; plus whether any payment is due. Rows are locked (and checked again) only
+    when there is something to change.
+    """
+    if settled_since is None:
+        stmt, params = _WORKLIST_SENT_ONLY, {"now": now, "limit": limit}
+    else:
+        stmt, params = _WORKLIST, {"now": now, "limit": limit, "since": settled_since}
+    rows = (await conn.execute(stmt, params)).all()
     return BankWork(
         due=bool(rows[0][0]),
         at_bank=[AtBank(row[1], row[2], row[3]) for row in rows if row[1] is not None],
@@ -389,19 +434,22 @@ class OverpaymentRepository:
         return (await self.session.scalars(stmt)).all()
 
 
+# Core inserts (lists of dicts, no ORM objects): the rows are written once and never changed.
+_INSERT_BATCHES = insert(metadata.tables[BatchRow.__tablename__])
+_INSERT_BATCH_ITEMS = insert(metadata.tables[BatchItemRow.__tablename__])
+
+
 class BatchRepository:
     """Batches sent to the bank."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def add(self, batch: BatchRow) -> None:
-        """Record a batch."""
-        self.session.add(batch)
-
-    def add_items(self, items: Sequence[BatchItemRow]) -> None:
-        """Record the transfers of a batch."""
-        self.session.add_all(items)
+    async def add_with_items(self, batches: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]) -> None:
+        """Record batches (rows of ``batches``) and their transfers (rows of ``batch_items``): two INSERTs."""
+        await self.session.execute(_INSERT_BATCHES, list(batches))
+        if items:
+            await self.session.execute(_INSERT_BATCH_ITEMS, list(items))
 
     async def get(self, batch_id: uuid.UUID) -> BatchRow | None:
         """One batch."""
