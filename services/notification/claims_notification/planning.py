@@ -18,10 +18,11 @@ from sqlalchemy import event
 
 from claims_contracts.events import NotificationSent
 from claims_notification.config import NotificationSettings
-from claims_notification.db.models import ClaimRecipientRow, NoticeRow, PreferencesRow
+from claims_notification.db.models import NoticeRow
 from claims_notification.db.repositories import (
     MessageRepository,
     NoticeRepository,
+    Recipient,
     RecipientRepository,
     SurveyRepository,
 )
@@ -83,9 +84,9 @@ def notification_sent(message: Mapping[str, Any]) -> NotificationSent:
 class Planner:
     """Records notices and plans their messages.
 
-    A handler may call it for several events in one transaction: nothing here commits or flushes, the rows
-    are added to the session and written together when the transaction commits (or when a later query needs
-    them), and what an earlier event looked up or changed is seen by the later ones.
+    A handler may call it for several events in one transaction: nothing here commits or flushes, the new
+    rows are collected and written together (one INSERT per table) just before the transaction commits, and
+    what an earlier event looked up or added is seen by the later ones.
     """
 
     def __init__(
@@ -160,8 +161,8 @@ class Planner:
         self,
         uow: UnitOfWork,
         notice: NoticeRow,
-        recipient: ClaimRecipientRow | None,
-        prefs_row: PreferencesRow | None,
+        recipient: Recipient | None,
+        member_preferences: Preferences | None,
         correlation_id: str | None,
     ) -> None:
         now = self.clock()
@@ -174,7 +175,7 @@ class Planner:
         if audience is Audience.MEMBER:
             assert recipient is not None
             member_id = recipient.member_id
-            preferences = _preferences(prefs_row)
+            preferences = member_preferences or Preferences()
             contact = Contact(recipient.member_name, recipient.email, recipient.phone, recipient.locale)
             locale = resolve_locale(preferences.locale, contact.locale, default=self.default_locale)
             key = f"member:{recipient.member_id}"
@@ -234,7 +235,7 @@ class Planner:
                 "created_at": now,
                 "sent_at": now if immediate else None,
             }
-            messages.add(**values)
+            messages.add(values)
             if immediate:
                 messages.log_attempt(message_id, 1, now, "delivered", None)
                 uow.publish(
@@ -278,9 +279,3 @@ class Planner:
         context["survey_url"] = self.survey_link + token
         context["expires_at"] = (issued + ttl).isoformat()
         return survey_id
-
-
-def _preferences(row: PreferencesRow | None) -> Preferences:
-    if row is None:
-        return Preferences()
-    return Preferences(email=row.email, sms=row.sms, surveys=row.surveys, locale=row.locale)

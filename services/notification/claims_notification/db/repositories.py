@@ -1,10 +1,13 @@
 """Every query of the notification service; repositories never commit.
 
 The event handlers may run several events in one transaction, so lookups made while planning are kept for
-the rest of that transaction (see ``_lookups``), and the rows planning creates are only added to the session:
-one flush at commit writes each table's new rows with one statement. Planning's queries do not autoflush,
-so that flush is not split: they read tables planning never writes through the session, except the
+the rest of that transaction (see ``_lookups``), and the rows planning creates (notices, messages, their
+delivery log) are only collected (see ``_pending``): just before the transaction commits, each table's new
+rows are written with one INSERT. Planning's queries read tables planning never writes that way, except the
 waiting notices, which also take the notices this transaction added.
+
+The hot statements are plain Core statements built once (values come as bound parameters), and planning
+reads plain rows, not ORM entities.
 """
 
 from __future__ import annotations
@@ -12,11 +15,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Table, and_, case, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    case,
+    event,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from claims_notification.db.models import (
     ClaimRecipientRow,
@@ -28,19 +47,92 @@ from claims_notification.db.models import (
     ProviderContactRow,
     SurveyRow,
 )
+from claims_notification.domain.model import Preferences
 
 _NO_AUTOFLUSH = {"autoflush": False}
 _LOOKUPS = "claims_notification.lookups"
+_PENDING = "claims_notification.pending"
+_WRITES_PENDING = "claims_notification.writes_pending"
 
+RECIPIENTS = cast(Table, ClaimRecipientRow.__table__)
+PREFERENCES = cast(Table, PreferencesRow.__table__)
+NOTICES = cast(Table, NoticeRow.__table__)
 MESSAGES = cast(Table, MessageRow.__table__)
 ATTEMPTS = cast(Table, DeliveryAttemptRow.__table__)
+SURVEYS = cast(Table, SurveyRow.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Who a claim's messages go to (the columns of its ``claim_recipients`` row that planning reads)."""
+
+    claim_id: str
+    member_id: str
+    member_name: str
+    email: str | None
+    phone: str | None
+    locale: str | None
+    provider_id: str
+    provider_name: str | None
+    submitted_by_provider: bool
+
+
+_RECIPIENT = tuple(RECIPIENTS.c[name] for name in Recipient.__dataclass_fields__)
+_PREFERENCES = (PREFERENCES.c.email, PREFERENCES.c.sms, PREFERENCES.c.surveys, PREFERENCES.c.locale)
+
+# A claim's recipient and, when the member set any, their preferences: the recipient's columns, then the
+# preferences' (all NULL without preferences; ``surveys`` is never NULL in a stored row).
+_CLAIM_CONTACT = (
+    select(*_RECIPIENT, *_PREFERENCES)
+    .select_from(RECIPIENTS.outerjoin(PREFERENCES, PREFERENCES.c.member_id == RECIPIENTS.c.member_id))
+    .where(RECIPIENTS.c.claim_id == bindparam("claim_id"))
+)
+_MEMBER_PREFERENCES = select(*_PREFERENCES).where(PREFERENCES.c.member_id == bindparam("member_id"))
+_WAITING_NOTICES = (
+    select(NoticeRow)
+    .where(NoticeRow.claim_id == bindparam("claim_id"), NoticeRow.planned_at.is_(None))
+    .order_by(NoticeRow.created_at, NoticeRow.id)
+    .with_for_update()
+)
+
+
+def _preferences(row: Sequence[Any]) -> Preferences | None:
+    """The member's preferences from their columns (``_PREFERENCES``), None when all are NULL (none set)."""
+    email, sms, surveys, locale = row
+    if surveys is None:
+        return None
+    return Preferences(email=email, sms=sms, surveys=surveys, locale=locale)
+
+
+def _dialect(session: AsyncSession) -> Any:
+    """The dialect module whose INSERT knows ON CONFLICT."""
+    name = session.bind.dialect.name if session.bind is not None else "postgresql"
+    return sqlite if name == "sqlite" else postgresql
 
 
 def _insert(session: AsyncSession, model: type[Any]) -> Any:
     """A dialect-specific INSERT that knows ON CONFLICT."""
-    name = session.bind.dialect.name if session.bind is not None else "postgresql"
-    dialect = sqlite if name == "sqlite" else postgresql
-    return dialect.insert(model)
+    return _dialect(session).insert(model)
+
+
+@lru_cache(maxsize=8)
+def _recipient_upsert(dialect: Any, columns: tuple[str, ...]) -> Insert:
+    """INSERT … ON CONFLICT (claim_id) DO UPDATE of the given columns, returning the recipient (built once)."""
+    stmt = dialect.insert(RECIPIENTS)
+    updates = {name: stmt.excluded[name] for name in columns if name != "claim_id"}
+    upsert: Insert = stmt.on_conflict_do_update(index_elements=["claim_id"], set_=updates).returning(*_RECIPIENT)
+    return upsert
+
+
+@lru_cache(maxsize=2)
+def _survey_insert(dialect: Any) -> Insert:
+    """INSERT … ON CONFLICT (claim_id, decision_version) DO NOTHING RETURNING survey_id (built once)."""
+    stmt: Insert = (
+        dialect.insert(SURVEYS)
+        .on_conflict_do_nothing(index_elements=["claim_id", "decision_version"])
+        .returning(SURVEYS.c.survey_id)
+    )
+    return stmt
 
 
 def _lookups(session: AsyncSession) -> dict[tuple[str, str], Any]:
@@ -59,54 +151,98 @@ def _lookups(session: AsyncSession) -> dict[tuple[str, str], Any]:
     return lookups
 
 
+class _Pending:
+    """The rows planning added in one transaction, not written yet."""
+
+    __slots__ = ("attempts", "messages", "notices", "transaction")
+
+    def __init__(self, transaction: SessionTransaction | None) -> None:
+        self.transaction = transaction
+        self.notices: list[NoticeRow] = []
+        self.messages: list[dict[str, Any]] = []
+        self.attempts: list[dict[str, Any]] = []
+
+
+def _pending(session: AsyncSession) -> _Pending:
+    """The rows added in the session's current transaction; they are written just before it commits.
+
+    A rolled-back transaction forgets them. Planning never runs in a savepoint (whose rollback would have to
+    drop the rows added inside it): that is refused.
+    """
+    sync = session.sync_session
+    if sync.get_nested_transaction() is not None:
+        raise RuntimeError("notices and messages are not added inside a savepoint")
+    transaction = sync.get_transaction()
+    pending: _Pending | None = session.info.get(_PENDING)
+    if pending is None or pending.transaction is not transaction:
+        pending = session.info[_PENDING] = _Pending(transaction)
+        if _WRITES_PENDING not in session.info:
+            session.info[_WRITES_PENDING] = True
+            event.listen(sync, "before_commit", _write_pending)
+    return pending
+
+
+def _write_pending(session: Session) -> None:
+    """Before a commit: the transaction's new notices, then messages, then delivery log (foreign-key
+    order), one INSERT per table."""
+    pending: _Pending | None = session.info.get(_PENDING)
+    if pending is None or pending.transaction is not session.get_transaction():
+        return
+    del session.info[_PENDING]
+    if pending.notices:
+        session.execute(NOTICES.insert(), [_notice_values(row) for row in pending.notices])
+    if pending.messages:
+        session.execute(MESSAGES.insert(), pending.messages)
+    if pending.attempts:
+        session.execute(ATTEMPTS.insert(), pending.attempts)
+
+
+def _notice_values(row: NoticeRow) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in NOTICES.columns}
+
+
 class RecipientRepository:
     """Claim recipients, member preferences and provider contacts."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert_claim_recipient(self, **values: Any) -> ClaimRecipientRow:
+    async def upsert_claim_recipient(self, **values: Any) -> Recipient:
         """Create or refresh a claim's recipient record (the latest contact details win); the record."""
-        stmt = _insert(self.session, ClaimRecipientRow).values(**values)
-        updates = {k: stmt.excluded[k] for k in values if k != "claim_id"}
-        stmt = stmt.on_conflict_do_update(index_elements=["claim_id"], set_=updates).returning(ClaimRecipientRow)
-        options = {"populate_existing": True, **_NO_AUTOFLUSH}
-        row: ClaimRecipientRow = (await self.session.scalars(stmt, execution_options=options)).one()
-        _lookups(self.session)[("recipient", row.claim_id)] = row
-        return row
+        stmt = _recipient_upsert(_dialect(self.session), tuple(values))
+        recipient = Recipient(*(await self.session.execute(stmt, values)).one())
+        _lookups(self.session)[("recipient", recipient.claim_id)] = recipient
+        return recipient
 
-    async def claim_contact(self, claim_id: str) -> tuple[ClaimRecipientRow | None, PreferencesRow | None]:
+    async def claim_contact(self, claim_id: str) -> tuple[Recipient | None, Preferences | None]:
         """A claim's recipient record (if intake's contact details arrived) and the member's preferences."""
         lookups = _lookups(self.session)
         key = ("recipient", claim_id)
         if key in lookups:
-            recipient: ClaimRecipientRow | None = lookups[key]
+            recipient: Recipient | None = lookups[key]
             if recipient is None:
                 return None, None
             return recipient, await self.member_preferences(recipient.member_id)
-        stmt = (
-            select(ClaimRecipientRow, PreferencesRow)
-            .outerjoin(PreferencesRow, PreferencesRow.member_id == ClaimRecipientRow.member_id)
-            .where(ClaimRecipientRow.claim_id == claim_id)
-        )
-        found = (await self.session.execute(stmt, execution_options=_NO_AUTOFLUSH)).one_or_none()
+        found = (await self.session.execute(_CLAIM_CONTACT, {"claim_id": claim_id})).one_or_none()
         if found is None:
             lookups[key] = None
             return None, None
-        recipient, preferences = found
+        split = len(_RECIPIENT)
+        recipient = Recipient(*found[:split])
+        preferences = _preferences(found[split:])
         lookups[key] = recipient
         lookups[("preferences", recipient.member_id)] = preferences
         return recipient, preferences
 
-    async def member_preferences(self, member_id: str) -> PreferencesRow | None:
+    async def member_preferences(self, member_id: str) -> Preferences | None:
         """A member's preferences, if they set any (looked up once per transaction)."""
         lookups = _lookups(self.session)
         key = ("preferences", member_id)
         if key not in lookups:
-            stmt = select(PreferencesRow).where(PreferencesRow.member_id == member_id)
-            lookups[key] = (await self.session.scalars(stmt, execution_options=_NO_AUTOFLUSH)).one_or_none()
-        row: PreferencesRow | None = lookups[key]
-        return row
+            found = (await self.session.execute(_MEMBER_PREFERENCES, {"member_id": member_id})).one_or_none()
+            lookups[key] = _preferences(found) if found is not None else None
+        preferences: Preferences | None = lookups[key]
+        return preferences
 
     async def preferences(self, member_id: str) -> PreferencesRow | None:
         """A member's preferences, if they set any."""
@@ -119,7 +255,9 @@ class RecipientRepository:
         await self.session.execute(stmt.on_conflict_do_update(index_elements=["member_id"], set_=updates))
         row = await self.session.get(PreferencesRow, values["member_id"], populate_existing=True)
         assert row is not None
-        _lookups(self.session)[("preferences", row.member_id)] = row
+        _lookups(self.session)[("preferences", row.member_id)] = _preferences(
+            (row.email, row.sms, row.surveys, row.locale)
+        )
         return row
 
     async def provider_contact(self, provider_id: str) -> ProviderContactRow | None:
@@ -150,25 +288,20 @@ class NoticeRepository:
         self.session = session
 
     def add(self, **values: Any) -> NoticeRow:
-        """Record a notice (written by the next flush; the inbox makes one event give one per audience)."""
+        """Record a notice (written when the transaction commits; the inbox makes one event give one per
+        audience). Planning may still mark it planned."""
         row = NoticeRow(**values)
-        self.session.add(row)
+        _pending(self.session).notices.append(row)
         _lookups(self.session).setdefault(("notices", row.claim_id), []).append(row)
         return row
 
     async def waiting(self, claim_id: str) -> list[NoticeRow]:
         """A claim's notices not yet turned into messages, oldest first, locked.
 
-        Those recorded earlier in this transaction count too, flushed or not (the query does not flush,
-        so the transaction's new rows are still written together).
+        Those recorded earlier in this transaction count too (not written yet).
         """
-        stmt = (
-            select(NoticeRow)
-            .where(NoticeRow.claim_id == claim_id, NoticeRow.planned_at.is_(None))
-            .order_by(NoticeRow.created_at, NoticeRow.id)
-            .with_for_update()
-        )
-        stored = list(await self.session.scalars(stmt, execution_options=_NO_AUTOFLUSH))
+        params = {"claim_id": claim_id}
+        stored = list(await self.session.scalars(_WAITING_NOTICES, params, execution_options=_NO_AUTOFLUSH))
         added: list[NoticeRow] = _lookups(self.session).get(("notices", claim_id), [])
         unplanned = {row.id: row for row in (*stored, *added) if row.planned_at is None}
         return sorted(unplanned.values(), key=lambda row: (row.created_at, row.id))
@@ -180,22 +313,19 @@ class MessageRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def add(self, **values: Any) -> MessageRow:
-        """Record a message (written by the next flush; one notice gives one message per channel)."""
-        row = MessageRow(**values)
-        self.session.add(row)
-        return row
+    def add(self, values: dict[str, Any]) -> None:
+        """Record a message, a value for every column (written when the transaction commits; one notice
+        gives one message per channel)."""
+        _pending(self.session).messages.append(values)
 
     async def get(self, message_id: str) -> MessageRow | None:
         """A message by id."""
         return await self.session.get(MessageRow, message_id)
 
     def log_attempt(self, message_id: str, attempt_no: int, at: datetime, outcome: str, error: str | None) -> None:
-        """Add an entry to the delivery log."""
-        self.session.add(
-            DeliveryAttemptRow(
-                message_id=message_id, attempt_no=attempt_no, attempted_at=at, outcome=outcome, error=error
-            )
+        """Add an entry to the delivery log (written when the transaction commits, after its message)."""
+        _pending(self.session).attempts.append(
+            {"message_id": message_id, "attempt_no": attempt_no, "attempted_at": at, "outcome": outcome, "error": error}
         )
 
     async def attempts(self, message_ids: Sequence[str]) -> dict[str, list[DeliveryAttemptRow]]:
@@ -359,13 +489,8 @@ class SurveyRepository:
 
     async def add(self, **values: Any) -> bool:
         """Record a survey; False when the claim's decision already has one."""
-        stmt = (
-            _insert(self.session, SurveyRow)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["claim_id", "decision_version"])
-            .returning(SurveyRow.survey_id)
-        )
-        return (await self.session.execute(stmt, execution_options=_NO_AUTOFLUSH)).scalar_one_or_none() is not None
+        stmt = _survey_insert(_dialect(self.session))
+        return (await self.session.execute(stmt, values)).scalar_one_or_none() is not None
 
     async def get(self, survey_id: str) -> SurveyRow | None:
         """A survey by id."""
