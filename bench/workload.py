@@ -102,13 +102,24 @@ class Submitter:
         """One claim; latency from ``scheduled`` (open loop) or from the request's start."""
         began = time.monotonic() if scheduled is None else scheduled
         headers = {**self.headers, "Idempotency-Key": str(uuid.uuid4())}
-        try:
-            resp = await self.client.post(self.url, content=work.body, headers=headers)
-        except httpx.HTTPError as exc:
-            key = type(exc).__name__
-            into.errors[key] = into.errors.get(key, 0) + 1
-            into.first_error = into.first_error or f"{key}: {exc}"
-            return
+        for attempt in range(3):
+            try:
+                resp = await self.client.post(self.url, content=work.body, headers=headers)
+                break
+            except httpx.TransportError as exc:
+                # A connection the server closed as it was reused (keep-alive race) or reset under
+                # overload: a careful client sends the same request again with the same Idempotency-Key.
+                key = type(exc).__name__
+                into.first_error = into.first_error or f"{key}: {exc}"
+                if attempt == 2:
+                    into.errors[key] = into.errors.get(key, 0) + 1
+                    return
+                into.errors[f"{key} (retried)"] = into.errors.get(f"{key} (retried)", 0) + 1
+            except httpx.HTTPError as exc:
+                key = type(exc).__name__
+                into.errors[key] = into.errors.get(key, 0) + 1
+                into.first_error = into.first_error or f"{key}: {exc}"
+                return
         done = time.monotonic()
         if resp.status_code != 201:
             key = str(resp.status_code)
