@@ -28,7 +28,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from claims_platform.localstack import LocalSuite, create_databases, drop_databases, service_env
-from claims_platform.testing import bearer
+from claims_platform.testing import bearer, new_topic_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "adjudication", "payment", "notification")
@@ -100,7 +100,7 @@ def process_suite(pg_admin_url: str, kafka_bootstrap: str, jwt_secret: str, data
             "CLAIMS_ENV": "test",
             "CLAIMS_JWT_SECRET": jwt_secret,
             "CLAIMS_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "CLAIMS_KAFKA_TOPIC_PREFIX": f"{tag}.",
+            "CLAIMS_KAFKA_TOPIC_PREFIX": new_topic_prefix(f"{tag}_"),
             "CLAIMS_KAFKA_TOPIC_PARTITIONS": "3",
             "CLAIMS_DATA_DIR": str(data_dir),
             "CLAIMS_INTAKE_PII_KEY": Fernet.generate_key().decode(),

@@ -7,23 +7,21 @@ ports, and is stopped again at the end of the module.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shlex
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.fernet import Fernet
 
 from claims_platform.localstack import LocalSuite, create_databases, drop_databases, service_env
+from claims_platform.testing import delete_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "infra.sh"
@@ -125,29 +123,6 @@ class PrivateInfra:
         self.run("pg-start", timeout=90)
 
 
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
-
-
-def delete_topics(bootstrap: str, prefix: str) -> None:
-    """Delete a run's topics, so the private broker stays small (it recovers every log after a SIGKILL)."""
-    # on a loop of its own in a worker thread: pytest-asyncio's loop is none of this fixture's business
-    pool = ThreadPoolExecutor(max_workers=1)
-    try:
-        pool.submit(asyncio.run, asyncio.wait_for(_delete_topics(bootstrap, prefix), 30)).result(timeout=45)
-    except Exception as exc:
-        print(f"[faults] could not delete the topics {prefix}*: {exc}")
-    finally:
-        pool.shutdown(wait=False)
-
-
 def _read_env_file(path: Path) -> dict[str, str]:
     values = {}
     for line in path.read_text().splitlines():
@@ -214,7 +189,7 @@ def fault_suite(private_infra: PrivateInfra, tmp_path_factory: pytest.TempPathFa
         yield suite
     finally:
         suite.stop_all()
-        delete_topics(private_infra.bootstrap, env["CLAIMS_KAFKA_TOPIC_PREFIX"])
+        delete_topics(private_infra.bootstrap, [env["CLAIMS_KAFKA_TOPIC_PREFIX"]])
         try:
             drop_databases(private_infra.pg_admin_url, tag, list(SERVICES))
         except Exception as exc:

@@ -24,7 +24,7 @@ from claims_contracts.envelope import EventEnvelope, EventPayload
 from claims_contracts.topics import INTAKE_TOPIC
 from claims_intake.app import create_app
 from claims_intake.config import IntakeSettings
-from claims_platform.testing import bearer, produce, read_topic, serve
+from claims_platform.testing import bearer, new_topic_prefix, produce, read_topic, serve
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
@@ -118,7 +118,7 @@ async def intake(pg_admin_url, kafka_bootstrap, jwt_secret, tmp_path_factory) ->
     async with admin.connect() as conn:
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
-    prefix = f"t{uuid.uuid4().hex[:10]}."
+    prefix = new_topic_prefix()
     data_dir = tmp_path_factory.mktemp("intake")
     clock = MutableClock()
     settings = IntakeSettings(

@@ -10,13 +10,15 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -65,10 +67,62 @@ async def fresh_pg_url(pg_admin_url: str) -> AsyncIterator[str]:
         await admin.dispose()
 
 
+_PREFIXES: set[str] = set()
+"""The topic prefixes this test session handed out; their topics are deleted when it ends."""
+
+
+def new_topic_prefix(stem: str = "t") -> str:
+    """A fresh topic prefix whose topics are deleted at the end of the test session.
+
+    The broker of ``make test`` outlives a run: without the deletion every run would leave its few thousand
+    topics behind, and after some runs the broker runs out of file descriptors (each partition holds
+    several files open) and stops creating topics.
+    """
+    prefix = f"{stem}{uuid.uuid4().hex[:10]}."
+    _PREFIXES.add(prefix)
+    return prefix
+
+
 @pytest.fixture
 def topic_prefix() -> str:
     """A topic prefix of its own for one test, so tests never read each other's messages."""
-    return f"t{uuid.uuid4().hex[:10]}."
+    return new_topic_prefix()
+
+
+async def _delete_topics(bootstrap: str, prefixes: Collection[str]) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(tuple(prefixes))]
+        for start in range(0, len(mine), 500):
+            await admin.delete_topics(mine[start : start + 500])
+        return len(mine)
+    finally:
+        await admin.close()
+
+
+def delete_topics(bootstrap: str, prefixes: Collection[str], timeout: float = 60.0) -> None:
+    """Delete the topics under ``prefixes`` (best effort: a failure is printed, never raised)."""
+    if not prefixes:
+        return
+    # on a loop of its own in a worker thread: pytest-asyncio's loop is none of this function's business
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        job = asyncio.wait_for(_delete_topics(bootstrap, prefixes), timeout)
+        pool.submit(asyncio.run, job).result(timeout=timeout + 15)
+    except Exception as exc:
+        print(f"[tests] could not delete the topics {sorted(prefixes)[:3]}…: {exc!r}")
+    finally:
+        pool.shutdown(wait=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _delete_session_topics() -> Iterator[None]:
+    """At the end of the session: delete the topics of every prefix it handed out."""
+    yield
+    bootstrap = os.environ.get("CLAIMS_TEST_KAFKA_BOOTSTRAP_SERVERS")
+    if bootstrap and _PREFIXES:
+        delete_topics(bootstrap, set(_PREFIXES))
 
 
 def bearer(
