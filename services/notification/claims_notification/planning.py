@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event
-
 from claims_contracts.events import NotificationSent
 from claims_notification.config import NotificationSettings
 from claims_notification.db.models import NoticeRow
@@ -44,8 +42,6 @@ from claims_platform.logging import get_logger
 log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
-
-_WAKE = "claims_notification.wake"
 
 
 def utcnow() -> datetime:
@@ -249,15 +245,8 @@ class Planner:
 
     def _wake_after_commit(self, uow: UnitOfWork) -> None:
         """Have the delivery worker look for due messages as soon as this transaction commits."""
-        if self.on_pending is None:
-            return
-        session = uow.session.sync_session
-        transaction = session.get_transaction()
-        if session.info.get(_WAKE) is transaction:
-            return
-        session.info[_WAKE] = transaction
-        wake = self.on_pending
-        event.listen(session, "after_commit", lambda _: wake(), once=True)
+        if self.on_pending is not None:
+            uow.after_commit(self.on_pending)
 
     async def _survey(self, uow: UnitOfWork, notice: NoticeRow, member_id: str, context: dict[str, Any]) -> str | None:
         survey_id = str(uuid.uuid4())

@@ -4,17 +4,38 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 from claims_contracts.envelope import EventEnvelope, EventPayload
 from claims_platform.context import causation_id_var, correlation_id_var
 from claims_platform.outbox import outbox, outbox_row
 from claims_platform.tables import NAMING_CONVENTION
 from claims_platform.tracing import current_trace_context
+
+T = TypeVar("T")
+
+
+def transaction_state(session: AsyncSession | Session, key: str, factory: Callable[[], T]) -> T:
+    """State that lives as long as the session's current transaction (a savepoint counts as one of its own).
+
+    Made by ``factory`` the first time ``key`` is asked for in a transaction, forgotten when another one
+    asks: what a handler remembers (rows it locked and loaded, locks it holds, lookups) is valid for the
+    transaction it was taken in, and one transaction may apply several events (a consumer's batch). Before
+    the session's first statement there is no transaction yet: the state made then is not kept.
+    """
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    transaction = sync.get_nested_transaction() or sync.get_transaction()
+    if transaction is None:
+        return factory()
+    entry: tuple[object, T] | None = sync.info.get(key)
+    if entry is None or entry[0] is not transaction:
+        entry = (transaction, factory())
+        sync.info[key] = entry
+    return entry[1]
 
 
 def new_metadata() -> MetaData:
@@ -67,6 +88,12 @@ class UnitOfWork:
         self.session = session
         self.producer = producer
         self.events: list[EventEnvelope] = []
+        self.committed: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once this unit of work has committed (never if it rolls back); once per callback."""
+        if callback not in self.committed:
+            self.committed.append(callback)
 
     def publish(
         self,
@@ -129,6 +156,8 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+        for callback in work.committed:
+            callback()
         if work.events:
             for callback in self._on_outbox:
                 callback()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from claims_adjudication.application.engine import after_commit, load, new_id, now, record_decision
+from claims_adjudication.application.engine import load, new_id, now, record_decision
 from claims_adjudication.config import AdjudicationSettings
 from claims_adjudication.db.models import ClaimRow, ReviewRow
 from claims_adjudication.db.repositories import (
@@ -116,14 +116,14 @@ class ClaimEvents:
                 ),
                 claim_id=claim.claim_id,
             )
-            after_commit(uow.session, lambda: self.metrics.pended(reasons))
+            uow.after_commit(lambda: self.metrics.pended(reasons))
             return
 
         record_decision(
             uow, pricing, calculated, claim_row, decided_by=self.settings.system_actor, automatic=True, at=at
         )
         outcome = calculated.outcome.value
-        after_commit(uow.session, lambda: self.metrics.automatic(outcome))
+        uow.after_commit(lambda: self.metrics.automatic(outcome))
 
     async def disputed(self, uow: UnitOfWork, dispute: ClaimDisputed) -> None:
         """Open a DISPUTE review, which none of the claim's earlier deciders may decide."""

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Generic, TypeVar
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims_adjudication.db.models import AccumulatorRow, ClaimRow, DecisionRow
@@ -74,11 +73,6 @@ def now() -> datetime:
 def new_id() -> str:
     """A new opaque identifier."""
     return str(uuid.uuid4())
-
-
-def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
-    """Run ``callback`` once the session's transaction has committed (never on rollback)."""
-    event.listen(session.sync_session, "after_commit", lambda _: callback(), once=True)
 
 
 class _Recent(Generic[K, V]):

@@ -23,7 +23,6 @@ from claims_adjudication.application.catalog import invalid
 from claims_adjudication.application.engine import (
     Pricing,
     ReviewerAction,
-    after_commit,
     load,
     new_id,
     now,
@@ -169,7 +168,7 @@ class Reviews:
             details={**details, "decision_version": row.version, "outcome": row.outcome},
         )
         outcome = row.outcome
-        after_commit(uow.session, lambda: self.metrics.manual(outcome))
+        uow.after_commit(lambda: self.metrics.manual(outcome))
         read = ReviewOutcomeRead(
             status="decided", review_id=review_id, claim_id=review.claim_id, decision=decision_read(row)
         )
@@ -236,7 +235,7 @@ class Reviews:
             },
         )
         outcome = row.outcome
-        after_commit(uow.session, lambda: self.metrics.manual(outcome))
+        uow.after_commit(lambda: self.metrics.manual(outcome))
         return ReviewOutcomeRead(
             status="decided", review_id=review_id, claim_id=review.claim_id, decision=decision_read(row)
         )

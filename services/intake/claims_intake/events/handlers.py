@@ -28,7 +28,7 @@ from claims_contracts.topics import ADJUDICATION_TOPIC, NOTIFICATION_TOPIC, PAYM
 from claims_intake.cases import record
 from claims_intake.db.models import ClaimRow, PaymentRow, TimelineRow
 from claims_intake.db.repositories import ClaimRepository
-from claims_platform.db import UnitOfWork
+from claims_platform.db import UnitOfWork, transaction_state
 from claims_platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -53,18 +53,19 @@ class _Locked:
 
     row: ClaimRow
     payments: list[PaymentRow]
-    transaction: object
 
 
 _LOCKED = "claims_intake.locked_claims"
-"""Key in ``session.info``: the claims this session's transaction has locked and loaded, by claim_id."""
+"""The claims the current transaction has locked and loaded, by claim_id (``transaction_state``)."""
+
+
+def _locked(session: AsyncSession) -> dict[str, _Locked]:
+    return transaction_state(session, _LOCKED, dict)
 
 
 def _still_loaded(session: AsyncSession, locked: _Locked) -> bool:
-    """Whether what was loaded is still this transaction's (no rollback expired or expunged any of it since)."""
+    """Whether what was loaded is still as loaded (nothing expired or expunged any of it since)."""
     sync = session.sync_session
-    if locked.transaction is not sync.get_transaction():
-        return False
     for obj in (locked.row, *locked.payments):
         state = inspect(obj)
         if state.session is not sync or state.expired or state.expired_attributes or state.deleted:
@@ -82,8 +83,7 @@ async def _claim(
     query reads claim and payments (flushing first what earlier events left pending).
     """
     repo = ClaimRepository(uow.session)
-    loaded: dict[str, _Locked] = uow.session.info.setdefault(_LOCKED, {})
-    locked = loaded.get(envelope.claim_id)
+    locked = _locked(uow.session).get(envelope.claim_id)
     if locked is not None and _still_loaded(uow.session, locked):
         wanted = None
         if payment_id is not None:
@@ -93,10 +93,10 @@ async def _claim(
         return repo, locked.row, locked.payments, wanted
     row, payments, wanted = await repo.locked_with_payments(envelope.claim_id, payment_id=payment_id)
     if row is None:
-        loaded.pop(envelope.claim_id, None)
+        _locked(uow.session).pop(envelope.claim_id, None)
         log.warning("event for a claim intake does not know", event_type=envelope.event_type)
         return repo, None, [], None
-    loaded[envelope.claim_id] = _Locked(row, payments, uow.session.sync_session.get_transaction())
+    _locked(uow.session)[envelope.claim_id] = _Locked(row, payments)
     return repo, row, payments, wanted
 
 
@@ -309,7 +309,7 @@ async def on_notification(uow: UnitOfWork, envelope: EventEnvelope, payload: Eve
         },
     }
     repo = ClaimRepository(uow.session)
-    locked = uow.session.info.get(_LOCKED, {}).get(envelope.claim_id)
+    locked = _locked(uow.session).get(envelope.claim_id)
     if locked is not None and _still_loaded(uow.session, locked):
         current = locked.row.status
         repo.add(TimelineRow(claim_id=envelope.claim_id, status_from=current or None, status_to=current, **note))

@@ -48,6 +48,7 @@ from claims_notification.db.models import (
     SurveyRow,
 )
 from claims_notification.domain.model import Preferences
+from claims_platform.db import transaction_state
 
 _NO_AUTOFLUSH = {"autoflush": False}
 _LOOKUPS = "claims_notification.lookups"
@@ -141,14 +142,7 @@ def _lookups(session: AsyncSession) -> dict[tuple[str, str], Any]:
     Kept per transaction, a savepoint counting as a transaction of its own: whatever ends or rolls back
     forgets it, so nothing outlives the writes it reflects.
     """
-    sync = session.sync_session
-    transaction = sync.get_nested_transaction() or sync.get_transaction()
-    entry = session.info.get(_LOOKUPS)
-    if entry is None or entry[0] is not transaction:
-        entry = (transaction, {})
-        session.info[_LOOKUPS] = entry
-    lookups: dict[tuple[str, str], Any] = entry[1]
-    return lookups
+    return transaction_state(session, _LOOKUPS, dict)
 
 
 class _Pending:

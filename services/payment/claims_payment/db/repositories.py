@@ -43,6 +43,7 @@ from claims_payment.db.models import (
 )
 from claims_payment.domain.ledger import Movement
 from claims_payment.domain.model import Payee, PaymentStatus
+from claims_platform.db import transaction_state
 
 ZERO = Decimal("0.00")
 
@@ -68,12 +69,8 @@ async def advisory_locks(session: AsyncSession, *keys: str) -> None:
     """
     if not _is_postgres(session):
         return
-    sync = session.sync_session
-    # Keyed by the innermost transaction: a lock taken in a savepoint that is rolled back is released.
-    current = sync.get_nested_transaction() or sync.get_transaction()
-    held_in, held = session.info.get(_HELD_LOCKS, (None, frozenset()))
-    if current is None or held_in is not current:
-        held = frozenset()
+    # Per innermost transaction: a lock taken in a savepoint that is rolled back is released.
+    held: set[str] = transaction_state(session, _HELD_LOCKS, set)  # (empty before the first statement)
     wanted = [k for k in dict.fromkeys(keys) if k not in held]
     if not wanted:
         return
@@ -82,7 +79,8 @@ async def advisory_locks(session: AsyncSession, *keys: str) -> None:
             await session.execute(_LOCK_ONE, {"k": wanted[0]})
         else:
             await session.execute(_LOCK_MANY, {"keys": wanted})
-    session.info[_HELD_LOCKS] = (sync.get_nested_transaction() or sync.get_transaction(), held | set(wanted))
+    now_held: set[str] = transaction_state(session, _HELD_LOCKS, set)
+    now_held.update(wanted)
 
 
 def claim_lock(claim_id: str) -> str:
