@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from claims_contracts.envelope import EventEnvelope
 from claims_contracts.topics import INTAKE_TOPIC, dlq_topic
@@ -55,7 +57,7 @@ class _NoCommitBus(KafkaBus):
     """A consumer that dies after its transaction but before committing its offset."""
 
     @staticmethod
-    async def _commit(consumer, tp, offset) -> None:  # type: ignore[no-untyped-def]
+    async def _commit(consumer, offsets) -> None:  # type: ignore[no-untyped-def]
         return None
 
 
@@ -98,6 +100,74 @@ async def test_consumer_killed_before_offset_commit_does_not_apply_twice(
     await wait_for(redelivered)
     for c in claims:
         assert await effects(second, c) == 1
+
+
+class _CountingCommitBus(KafkaBus):
+    """Counts the offset-commit requests of its consumers."""
+
+    commits = 0
+
+    @staticmethod
+    async def _commit(consumer, offsets) -> None:  # type: ignore[no-untyped-def]
+        _CountingCommitBus.commits += 1
+        await KafkaBus._commit(consumer, offsets)
+
+
+@pytest.mark.parametrize(("interval", "most"), [(0.0, None), (1.0, 4)], ids=["every-poll", "every-second"])
+async def test_offsets_of_a_trickle_are_committed_about_once_a_second_and_all_in_the_end(
+    interval,
+    most,
+    fresh_pg_url,
+    kafka_bootstrap,
+    topic_prefix,
+    make_runtime,
+    make_event,
+    counting_handler,
+    wait_for,
+    kafka_produce,
+):
+    """Events arriving one by one: with the default interval the group commits its offsets about once a
+    second instead of once per event (each commit costs the broker about what an event costs), and once it
+    has caught up nothing is left uncommitted."""
+    _CountingCommitBus.commits = 0
+    bus = _CountingCommitBus(
+        kafka_bootstrap, client_id="trickle", partitions=2, topic_prefix=topic_prefix, commit_interval=interval
+    )
+    runtime = await make_runtime(
+        fresh_pg_url,
+        kafka=kafka_bootstrap,
+        prefix=topic_prefix,
+        bus=bus,
+        consumers={"probe": ([INTAKE_TOPIC], {"ClaimWithdrawn": counting_handler})},
+    )
+    await bus.start()
+    claims = [f"C-{uuid.uuid4().hex[:8]}" for _ in range(30)]
+    warm_up = _envelope(make_event, "C-0").model_dump_json().encode()
+    await kafka_produce(kafka_bootstrap, topic_prefix + INTAKE_TOPIC, (b"C-0", warm_up))
+
+    async def warmed_up() -> bool:  # handled and committed: the group is assigned and caught up
+        return _handled(runtime, "applied") >= 1 and _CountingCommitBus.commits >= 1
+
+    await wait_for(warmed_up)
+    _CountingCommitBus.commits = 0
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for claim in claims:  # one by one, 50 ms apart: each arrives alone
+            raw = _envelope(make_event, claim).model_dump_json().encode()
+            await producer.send_and_wait(topic_prefix + INTAKE_TOPIC, raw, key=claim.encode())
+            await asyncio.sleep(0.05)
+    finally:
+        await producer.stop()
+
+    async def all_handled_and_committed() -> bool:
+        return _handled(runtime, "applied") >= 1 + len(claims) and (await bus.refresh_lag()).get("probe") == 0
+
+    await wait_for(all_handled_and_committed)
+    if most is None:
+        assert _CountingCommitBus.commits >= len(claims) // 2
+    else:
+        assert _CountingCommitBus.commits <= most
 
 
 async def test_poison_message_goes_to_dead_letter_topic_and_consumer_keeps_going(

@@ -53,6 +53,7 @@ def build_bus(settings: ServiceSettings) -> EventBus:
             replication_factor=settings.kafka_replication_factor,
             topic_prefix=settings.kafka_topic_prefix,
             batch_size=settings.consumer_batch_size,
+            commit_interval=settings.consumer_commit_seconds,
         )
     return InMemoryBus()
 

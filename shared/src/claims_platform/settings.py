@@ -48,6 +48,7 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     consumer_batch_size: int = Field(default=100, ge=1, le=1000)
+    consumer_commit_seconds: float = Field(default=1.0, ge=0, le=60)
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
     consumer_backoff_seconds: float = Field(default=0.2, ge=0, le=60)
     otel_exporter_otlp_endpoint: str | None = None

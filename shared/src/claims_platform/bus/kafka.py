@@ -73,6 +73,7 @@ class KafkaBus:
         max_poll_records: int = 500,
         topic_prefix: str = "",
         batch_size: int = 100,
+        commit_interval: float = 1.0,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
@@ -82,6 +83,7 @@ class KafkaBus:
         self.max_poll_records = max_poll_records
         self.topic_prefix = topic_prefix
         self.batch_size = batch_size
+        self.commit_interval = commit_interval
         self._producer: AIOKafkaProducer | None = None
         self._subs: list[_Subscription] = []
         self._running = False
@@ -308,16 +310,36 @@ class KafkaBus:
                     await consumer.stop()
 
     async def _poll(self, sub: _Subscription, consumer: AIOKafkaConsumer) -> None:
-        while self._running:
-            batches = await consumer.getmany(timeout_ms=500, max_records=self.max_poll_records)
-            # Partitions are independent (one claim lives in one partition): handle them side by side,
-            # each in order, and commit each partition's offset once its messages are done.
-            await asyncio.gather(*(self._partition(sub, consumer, tp, records) for tp, records in batches.items()))
+        """Fetch, handle, and commit how far each partition got.
 
-    async def _partition(
-        self, sub: _Subscription, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any]
-    ) -> None:
-        """Hand a partition's records over in order, up to ``batch_size`` at a time; commit after each run."""
+        Offsets are committed in one request for all of the group's partitions, at most every
+        ``commit_interval`` seconds while events keep coming, as soon as a poll comes back empty (every
+        partition caught up), and when the consumer stops. An offset commit costs the broker about as much
+        as a whole event, so committing after every run cost more than the events themselves at low rates.
+        What a crash leaves uncommitted (at most ``commit_interval`` of events) is delivered again and the
+        inbox makes it a duplicate. ``commit_interval`` 0 commits after every poll.
+        """
+        loop = asyncio.get_running_loop()
+        done: dict[TopicPartition, int] = {}
+        last_commit = loop.time()
+        try:
+            while self._running:
+                batches = await consumer.getmany(timeout_ms=500, max_records=self.max_poll_records)
+                # Partitions are independent (one claim lives in one partition): handle them side by side,
+                # each in order.
+                runs = [self._partition(sub, records) for records in batches.values()]
+                done.update(zip(batches, await asyncio.gather(*runs), strict=True))
+                if done and (not batches or loop.time() - last_commit >= self.commit_interval):
+                    await self._commit(consumer, done)
+                    done = {}
+                    last_commit = loop.time()
+        finally:
+            if done:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.wait_for(self._commit(consumer, done), 5)
+
+    async def _partition(self, sub: _Subscription, records: list[Any]) -> int:
+        """Hand a partition's records over in order, up to ``batch_size`` at a time; the offset to commit."""
         handler = sub.handler
         for start in range(0, len(records), self.batch_size):
             chunk = records[start : start + self.batch_size]
@@ -327,15 +349,20 @@ class KafkaBus:
             else:
                 for message in messages:
                     await handler(message)
-            await self._commit(consumer, tp, chunk[-1].offset + 1)
+        return int(records[-1].offset) + 1
 
     @staticmethod
-    async def _commit(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+    async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        """Commit the partitions still assigned to this member; the others went to another one, which
+        starts from their last commit (the inbox makes that harmless)."""
+        mine = consumer.assignment()
+        offsets = {tp: offset for tp, offset in offsets.items() if tp in mine}
+        if not offsets:
+            return
         try:
-            await consumer.commit({tp: offset})
+            await consumer.commit(offsets)
         except KafkaError as exc:
-            # Partition moved to another member: it will redeliver, and the inbox makes that harmless.
-            log.warning("offset commit failed", topic=tp.topic, partition=tp.partition, error=str(exc))
+            log.warning("offset commit failed", partitions=len(offsets), error=str(exc))
 
 
 async def replay_dead_letters(
