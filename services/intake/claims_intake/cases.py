@@ -324,12 +324,13 @@ async def submit_claim(
         primary_diagnosis=primary,
         icd10_chapter=icd10_chapter(primary),
     )
-    # The rows are kept by the repository, never flushed by the session: ``write`` sends each table's
-    # new rows in one statement at the end.
+    # The rows are kept by the repository, never flushed by the session: ``write`` sends them all at the
+    # end (on PostgreSQL, in one statement).
     repo.add(row)
     for line in body.lines:
-        repo.add(
-            ClaimLineRow(claim_id=claim_id, line_no=line.line_no, category=line.category.value, charged=line.amount)
+        repo.add_values(
+            ClaimLineRow,
+            {"claim_id": claim_id, "line_no": line.line_no, "category": line.category.value, "charged": line.amount},
         )
     no_payments: list[PaymentRow] = []  # a new claim has none
     await record(
@@ -341,7 +342,9 @@ async def submit_claim(
         reason=f"submitted through {channel}",
         payments=no_payments,
     )
-    stored = await _store_documents(repo, ctx, row, documents, principal.sub, now)
+    stored = await _store_documents(ctx, claim_id, documents, principal.sub, now)
+    for values in stored:
+        repo.add_values(DocumentRow, values)
     await _review_completeness(
         uow,
         repo,
@@ -350,7 +353,7 @@ async def submit_claim(
         actor=principal.sub,
         now=now,
         first=True,
-        present=[d.type for d in stored],
+        present=[values["type"] for values in stored],
         payments=no_payments,
     )
     assert row.missing_documents == missing, "the answer was given before the review"
@@ -372,35 +375,29 @@ def claim_links(claim_id: str) -> dict[str, Link]:
 
 
 async def _store_documents(
-    repo: ClaimRepository,
-    ctx: IntakeContext,
-    row: ClaimRow,
-    docs: list[IncomingDocument],
-    actor: str,
-    now: datetime,
-) -> list[DocumentRow]:
-    """Write the contents (all durable when this returns, in one hand-off to a worker thread), add the metadata."""
-    metas = []
+    ctx: IntakeContext, claim_id: str, docs: list[IncomingDocument], actor: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Write the contents (all durable when this returns, in one hand-off to a worker thread); their metadata,
+    as the values of ``DocumentRow``'s columns, for the caller to add."""
+    metas: list[dict[str, Any]] = []
     for doc in docs:
         document_id = new_id("DOC")
         metas.append(
-            DocumentRow(
-                document_id=document_id,
-                claim_id=row.claim_id,
-                type=doc.type,
-                filename=doc.filename,
-                content_type=doc.content_type,
-                size_bytes=len(doc.content),
-                sha256=hashlib.sha256(doc.content).hexdigest(),
-                storage_key=f"{row.claim_id}/{document_id}",
-                source=doc.source,
-                uploaded_by=actor,
-                uploaded_at=now,
-            )
+            {
+                "document_id": document_id,
+                "claim_id": claim_id,
+                "type": doc.type,
+                "filename": doc.filename,
+                "content_type": doc.content_type,
+                "size_bytes": len(doc.content),
+                "sha256": hashlib.sha256(doc.content).hexdigest(),
+                "storage_key": f"{claim_id}/{document_id}",
+                "source": doc.source,
+                "uploaded_by": actor,
+                "uploaded_at": now,
+            }
         )
-    await ctx.store.put_many([(meta.storage_key, doc.content) for meta, doc in zip(metas, docs, strict=True)])
-    for meta in metas:
-        repo.add(meta)
+    await ctx.store.put_many([(meta["storage_key"], doc.content) for meta, doc in zip(metas, docs, strict=True)])
     return metas
 
 
@@ -532,9 +529,11 @@ async def add_document(
     payments = await repo.payments(claim_id)
     reviewing = row.lifecycle == status.PENDING_DOCUMENTS
     stored_before = [d.type for d in await repo.documents(claim_id)] if reviewing else []
-    (doc,) = await _store_documents(
-        repo, ctx, row, [IncomingDocument(doc_type, filename, actual, content, "upload")], principal.sub, now
+    (values,) = await _store_documents(
+        ctx, claim_id, [IncomingDocument(doc_type, filename, actual, content, "upload")], principal.sub, now
     )
+    doc = DocumentRow(**values)
+    repo.add(doc)
     await record(
         repo,
         row,

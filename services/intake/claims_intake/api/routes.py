@@ -51,8 +51,8 @@ Answerer = Annotated[Principal, Depends(require_roles(*cases.ANSWER_ROLES))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 
 
-def context_of(request: Request) -> IntakeContext:
-    """The intake context of the app."""
+async def context_of(request: Request) -> IntakeContext:
+    """The intake context of the app (a coroutine: FastAPI would run a plain function in a worker thread)."""
     return cast(IntakeContext, request.app.state.intake)
 
 

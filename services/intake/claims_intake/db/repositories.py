@@ -54,7 +54,8 @@ def _insert(session: AsyncSession) -> Any:
 
 # The statements of the hot paths are built once, with bind parameters, and reused: building a statement and
 # its cache key costs more CPU than running it. Those on plain tables (not mapped classes) skip the ORM's
-# execution machinery too, autoflush included: each says why nothing pending can change its result.
+# execution machinery too. The ones nothing pending can change run without the flush SQLAlchemy does before
+# every statement (``_unflushed``): each says why.
 _claims = metadata.tables[ClaimRow.__tablename__]
 _lines = metadata.tables[ClaimLineRow.__tablename__]
 _documents = metadata.tables[DocumentRow.__tablename__]
@@ -128,6 +129,36 @@ _COLUMNS = {
 }
 
 
+NewRowsShape = tuple[tuple[str, tuple[str, ...]], ...]
+"""Per group of new rows, in the order they are written: the table's name and the columns given."""
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_new_rows(shape: NewRowsShape) -> Insert:
+    """One INSERT of every group of rows of ``shape`` (PostgreSQL): each group but the last a data-modifying CTE
+    of the last one's INSERT. Bind parameters ``g<group>_<column>``: the group's values of the column, as an
+    array in row order (so the text is the same whatever the number of rows); rows go in in that order.
+
+    The foreign keys are checked at the end of the statement, so a row may refer to one of an earlier group."""
+    inserts = []
+    for group, (name, columns) in enumerate(shape):
+        table = metadata.tables[name]
+        arrays = (
+            func.unnest(
+                *(
+                    bindparam(f"g{group}_{column}", type_=postgresql.ARRAY(table.c[column].type, dimensions=1))
+                    for column in columns
+                )
+            )
+            .table_valued(*columns, with_ordinality="row_no")
+            .render_derived(name=f"g{group}")
+        )
+        rows = select(*(arrays.c[column] for column in columns)).order_by(arrays.c.row_no)
+        inserts.append(table.insert().from_select(list(columns), rows))
+    *first, last = inserts
+    return last.add_cte(*(insert.cte(f"new_{group}") for group, insert in enumerate(first)))
+
+
 def _set_values(obj: Any) -> dict[str, Any]:
     """The column values a new object was given, by column name: what the unit of work would INSERT (an
     attribute never set is left out, so the column takes its default or NULL, as it would)."""
@@ -179,6 +210,12 @@ class ClaimRepository:
         stmt = select(IdempotencyKeyRow).where(IdempotencyKeyRow.client == client, IdempotencyKeyRow.key == key)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
+    async def _unflushed(self, stmt: Any, params: Any) -> Any:
+        """Run ``stmt`` without flushing first what the session holds pending (SQLAlchemy flushes before every
+        statement, ORM or not): for a statement nothing pending can change the result of."""
+        with self.session.no_autoflush:
+            return await self.session.execute(stmt, params)
+
     def add(self, row: Any) -> None:
         """Add a new row to the transaction."""
         self.session.add(row)
@@ -204,8 +241,8 @@ class ClaimRepository:
             "p_reason": reason,
             "p_details": details,
         }
-        result = await self.session.execute(_NOTE, params)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        result = await self._unflushed(_NOTE, params)
+        return bool(result.rowcount)
 
     async def flush(self) -> None:
         """Send pending rows to the database (inside the transaction)."""
@@ -222,11 +259,21 @@ class ClaimRepository:
         self, claim_id: str, *, payment_id: str | None = None
     ) -> tuple[ClaimRow | None, list[PaymentRow], PaymentRow | None]:
         """In one query: the claim locked for update, its payments (ordered as ``payments``) and, when asked, the
-        payment ``payment_id`` (whichever claim it is of)."""
+        payment ``payment_id`` (whichever claim it is of).
+
+        What the session holds pending is flushed first only when it could change what this query reads: a new
+        payment of this claim, or the payment asked for. Nothing else can (the columns it filters, joins and
+        orders on never change once written; a loaded object comes back as the session has it), so the changes
+        of a consumer's earlier events wait for the transaction's one flush at commit."""
         params = {"claim_id": claim_id}
         if payment_id is not None:
             params["payment_id"] = payment_id
-        rows = (await self.session.execute(_LOCKED_WITH_PAYMENTS[payment_id is not None], params)).all()
+        if any(
+            isinstance(new, PaymentRow) and (new.claim_id == claim_id or new.payment_id == payment_id)
+            for new in self.session.new
+        ):
+            await self.session.flush()
+        rows = (await self._unflushed(_LOCKED_WITH_PAYMENTS[payment_id is not None], params)).all()
         if not rows:
             return None, [], None
         claim = rows[0][0]
@@ -312,17 +359,17 @@ class ClaimRepository:
         for i, (line_no, payable) in enumerate(payables.items()):
             params[f"line_{i}"] = line_no
             params[f"payable_{i}"] = payable
-        await self.session.execute(_set_line_payables(len(payables)), params)
+        await self._unflushed(_set_line_payables(len(payables)), params)
 
     async def set_denial_reasons(self, claim_id: str, reasons: Sequence[str]) -> None:
         """Replace the denial reasons with the latest decision's: a DELETE, then one INSERT when there are any.
 
         Both run now (denial reasons are never objects in the session), so a later decision of the same claim
         in the same transaction replaces what an earlier one wrote."""
-        await self.session.execute(_CLEAR_DENIAL_REASONS, {"claim_id": claim_id})
+        await self._unflushed(_CLEAR_DENIAL_REASONS, {"claim_id": claim_id})
         unique = list(dict.fromkeys(reasons))
         if unique:
-            await self.session.execute(
+            await self._unflushed(
                 _denial_reasons.insert(), [{"claim_id": claim_id, "reason": reason} for reason in unique]
             )
 
@@ -354,14 +401,15 @@ class ClaimRepository:
 
 
 class NewClaimRepository(ClaimRepository):
-    """For a claim being submitted: its new rows are kept here and ``write`` INSERTs them, one statement per
-    table, instead of the session's unit of work (whose flush of a dozen new objects costs several times
+    """For a claim being submitted: its new rows are kept here and ``write`` INSERTs them (in one statement on
+    PostgreSQL), instead of the session's unit of work (whose flush of a dozen new objects costs several times
     the CPU of the statements). The objects never join the session; nothing reads them back before the
     transaction ends."""
 
     def __init__(self, session: AsyncSession) -> None:
         super().__init__(session)
         self._new: list[Any] = []
+        self._values: list[tuple[type, dict[str, Any]]] = []
         self._timeline: list[dict[str, Any]] = []
 
     def add(self, row: Any) -> None:
@@ -371,23 +419,46 @@ class NewClaimRepository(ClaimRepository):
             raise TypeError(f"not a row of a new claim: {type(row).__name__}")
         self._new.append(row)
 
+    def add_values(self, cls: type, values: dict[str, Any]) -> None:
+        """Keep a new row of ``cls`` (one ``add`` takes), given as its column values, for ``write``: no mapped
+        object is built only for its values to be read back."""
+        if cls not in _COLUMNS:
+            raise TypeError(f"not a row of a new claim: {cls.__name__}")
+        self._values.append((cls, values))
+
     def add_timeline(self, entry: dict[str, Any]) -> None:
         """Keep a timeline entry for ``write``."""
         self._timeline.append(entry)
 
     async def write(self) -> None:
-        """INSERT what was kept, the claim first, each table's rows in one statement (per set of columns)."""
+        """INSERT what was kept, in groups of rows of one table and set of columns, the claim first: on PostgreSQL
+        all in one statement (a round trip, not one per group); on SQLite one statement per group."""
         rows: dict[type, list[dict[str, Any]]] = {cls: [] for cls in _NEW_ROW_TABLES}
         for obj in self._new:
             rows[type(obj)].append(_set_values(obj))
+        for cls, values in self._values:
+            rows[cls].append(values)
         rows[TimelineRow].extend(self._timeline)
-        self._new, self._timeline = [], []
+        self._new, self._values, self._timeline = [], [], []
+        groups: list[tuple[Table, tuple[str, ...], list[dict[str, Any]]]] = []
         for cls, table in _NEW_ROW_TABLES.items():
             by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for values in rows[cls]:
                 by_columns.setdefault(tuple(values), []).append(values)
-            for same in by_columns.values():
+            groups.extend((table, columns, same) for columns, same in by_columns.items())
+        if not groups:
+            return
+        if self.session.get_bind().dialect.name == "sqlite":
+            for table, _, same in groups:
                 await self.session.execute(table.insert(), same)
+            return
+        shape = tuple((table.name, columns) for table, columns, _ in groups)
+        params = {
+            f"g{group}_{column}": [values[column] for values in same]
+            for group, (_, columns, same) in enumerate(groups)
+            for column in columns
+        }
+        await self.session.execute(_insert_new_rows(shape), params)
 
 
 @dataclass(frozen=True)
