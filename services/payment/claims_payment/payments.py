@@ -35,7 +35,9 @@ from claims_payment.db.models import (
     ProviderAccountRow,
 )
 from claims_payment.db.repositories import (
+    Account,
     AtBank,
+    BankPayment,
     BankWork,
     BatchRepository,
     DecisionRepository,
@@ -76,7 +78,7 @@ log = get_logger(__name__)
 ZERO = Decimal("0.00")
 
 _Submitted = tuple[
-    list[PaymentRow], list[CreditTransfer], dict[str, Any] | None, Sequence[Submission] | BankUnavailable
+    list[BankPayment], list[CreditTransfer], dict[str, Any] | None, Sequence[Submission] | BankUnavailable
 ]
 """A currency's payments, their transfers (in the same order), and the batch's row with the bank's answers
 (or why there is none)."""
@@ -177,35 +179,28 @@ class PaymentService:
         await prepare_read(uow.session, None)  # the payee lookups below read accounts only
         with uow.session.no_autoflush:
             if payment.payee == Payee.PROVIDER:
-                payees = Payees(claim=None, provider=await repo.provider(payment.provider_id))
+                payees = Payees(member=None, provider=Account.of_provider(await repo.provider(payment.provider_id)))
             else:
-                payees = Payees(claim=await repo.claim(payment.claim_id), provider=None)
+                payees = Payees(member=Account.of_claim(await repo.claim(payment.claim_id)), provider=None)
         self._copy_account(payment, payees)
 
     def _copy_account(self, payment: PaymentRow, payees: Payees) -> None:
         """The payee's account onto the payment (``payees`` read under the claim's and provider's locks)."""
-        holder = enc = last4 = bank_code = None
         hold: HoldReason | None
         if payment.payee == Payee.PROVIDER:
             account = payees.provider
             hold = HoldReason.AWAITING_PROVIDER_ACCOUNT if account is None else None
-            if account is not None:
-                holder, enc, last4, bank_code = (
-                    account.holder,
-                    account.account_number_enc,
-                    account.account_last4,
-                    account.bank_code,
-                )
         else:
-            claim = payees.claim
-            hold = HoldReason.AWAITING_MEMBER_ACCOUNT if claim is None or claim.account_number_enc is None else None
-            if claim is not None and hold is None:
-                holder, enc, last4, bank_code = (
-                    claim.account_holder,
-                    claim.account_number_enc,
-                    claim.account_last4,
-                    claim.bank_code,
-                )
+            account = payees.member
+            hold = HoldReason.AWAITING_MEMBER_ACCOUNT if account is None else None
+        holder = enc = last4 = bank_code = None
+        if account is not None:
+            holder, enc, last4, bank_code = (
+                account.holder,
+                account.account_number_enc,
+                account.account_last4,
+                account.bank_code,
+            )
         was_held = payment.hold_reason
         payment.hold_reason = hold.value if hold else None
         payment.creditor_name, payment.account_number_enc = holder, enc
@@ -221,8 +216,10 @@ class PaymentService:
         """One decision: pay what the claim is still owed, or record an overpayment; at most once.
 
         Two statements before the writes (the locks; then the claim's decisions, overpayments, payments
-        and payee details in one read); the writes go out with the unit of work's flush. Several events
-        may share the unit of work: the read sees what earlier ones did for the claim.
+        and payee details in one read); the new rows (decision, payment or overpayment, ledger postings)
+        go in just before the unit of work commits, one INSERT per table; earlier payments the decision
+        supersedes are marked at once (one UPDATE). Several events may share the unit of work: the read
+        sees what earlier ones did for the claim.
         """
         decisions = DecisionRepository(uow.session)
         await decisions.lock_claim(event.claim_id, provider_id=event.provider_id)
@@ -249,13 +246,17 @@ class PaymentService:
             return
         prior = claim.payments
         book = LedgerRepository(uow.session)
-        for old in prior:
-            if old.status in RETRYABLE_BY_OPERATOR and old.superseded_by_version is None:
-                old.superseded_by_version = event.decision_version
-                old.updated_at = now
-                book.record(ledger.superseded(old.amount), claim_id=old.claim_id, payment_id=old.id, at=now)
+        superseded = {
+            old.id for old in prior if old.status in RETRYABLE_BY_OPERATOR and old.superseded_by_version is None
+        }
+        if superseded:
+            await PaymentRepository(uow.session).supersede(list(superseded), event.decision_version, now)
+            for old in prior:
+                if old.id in superseded:
+                    book.record(ledger.superseded(old.amount), claim_id=event.claim_id, payment_id=old.id, at=now)
         committed = committed_amount(
-            PriorPayment(p.amount, PaymentStatus(p.status), p.superseded_by_version is not None) for p in prior
+            PriorPayment(p.amount, PaymentStatus(p.status), p.superseded_by_version is not None or p.id in superseded)
+            for p in prior
         )
         open_recovery = claim.overpaid - claim.waived
         plan = plan_decision(event.payable, committed, open_recovery)
@@ -321,7 +322,7 @@ class PaymentService:
         log.info("payment scheduled", payment_id=str(payment.id), amount=str(amount), hold=payment.hold_reason)
 
     @staticmethod
-    def _common(payment: PaymentRow) -> dict[str, object]:
+    def _common(payment: PaymentRow | BankPayment) -> dict[str, object]:
         return {
             "claim_id": payment.claim_id,
             "payment_id": str(payment.id),
@@ -369,7 +370,7 @@ class PaymentService:
 
     # --- bank ----------------------------------------------------------------------------------
 
-    def _move(self, uow: UnitOfWork, payment: PaymentRow, target: PaymentStatus, at: datetime) -> None:
+    def _move(self, uow: UnitOfWork, payment: BankPayment, target: PaymentStatus, at: datetime) -> None:
         current = PaymentStatus(payment.status)
         transition(current, target)
         movement = ledger.for_transition(current, target, payment.amount)
@@ -378,7 +379,7 @@ class PaymentService:
         payment.status = target.value
         payment.updated_at = self.clock()
 
-    def _fail(self, uow: UnitOfWork, payment: PaymentRow, reason: str, *, retryable: bool, at: datetime) -> None:
+    def _fail(self, uow: UnitOfWork, payment: BankPayment, reason: str, *, retryable: bool, at: datetime) -> None:
         self._move(uow, payment, PaymentStatus.FAILED, at)
         payment.failed_at = at
         payment.failure_reason = reason[:500]
@@ -428,15 +429,18 @@ class PaymentService:
         Applies the bank's news (``ask_bank``) to the payments concerned, and sends the due payments, one
         batch per currency, asking the bank right away about what it took. Every row the round changes is
         locked and read before anything changes (``SKIP LOCKED``: replicas share the work, never send
-        one payment twice at once, never apply one answer twice), so the writes go out in one flush.
+        one payment twice at once, never apply one answer twice). What the round writes (the batches and
+        their items, the payments' changes, the ledger's postings) goes out just before it commits, in
+        one statement on PostgreSQL.
         """
         now = self.clock()
         payments = PaymentRepository(uow.session)
         told = await payments.lock_many([n.payment_id for n in news])
         sending = await payments.lock_due(now, self.settings.worker_batch_size) if due else []
         taken = await self._send(uow, bank, sending, now)
+        changed = {p.id: p for p in sending}  # each one sent, refused or put off for later
         # As the bank worker always did: sent payments oldest first (those just sent last), then settled ones.
-        answers: list[tuple[PaymentRow, TransferStatus]] = []
+        answers: list[tuple[BankPayment, TransferStatus]] = []
         by_id = {n.payment_id: n for n in news}
         for p in told:
             item = by_id[p.id]
@@ -448,14 +452,17 @@ class PaymentService:
             answer = await self._status(bank, p.id, p.bank_reference)
             if answer is not None:
                 answers.append((p, answer))
-        changed = 0
+        applied = 0
         for p, answer in [*answers, *settled]:
-            changed += self._apply_answer(uow, p, answer, now)
-        return len(sending) + changed
+            if n := self._apply_answer(uow, p, answer, now):
+                applied += n
+                changed[p.id] = p
+        payments.save(changed.values())
+        return len(sending) + applied
 
-    async def _send(self, uow: UnitOfWork, bank: Bank, due: Sequence[PaymentRow], now: datetime) -> list[PaymentRow]:
+    async def _send(self, uow: UnitOfWork, bank: Bank, due: Sequence[BankPayment], now: datetime) -> list[BankPayment]:
         """Hand due payments to the bank, one batch per currency; returns those it accepted."""
-        groups: dict[str, list[PaymentRow]] = defaultdict(list)
+        groups: dict[str, list[BankPayment]] = defaultdict(list)
         for payment in due:
             groups[payment.currency].append(payment)
         results: list[_Submitted] = []
@@ -492,8 +499,8 @@ class PaymentService:
             results.append((group, transfers, created, answers))
         handed = [batch for _, _, batch, _ in results if batch is not None]
         if handed:
-            # Insert-only rows, written as they were sent: the batches, then their items (which refer to
-            # them and to the payments), before anything else has changed.
+            # Insert-only rows, frozen as they were sent: the batches, then their items (which refer to
+            # them and to the payments).
             items = [
                 {
                     "batch_id": batch["id"],
@@ -511,8 +518,8 @@ class PaymentService:
                 if batch is not None
                 for p, t in zip(group, transfers, strict=True)
             ]
-            await BatchRepository(uow.session).add_with_items(handed, items)
-        taken: list[PaymentRow] = []
+            BatchRepository(uow.session).add_with_items(handed, items)
+        taken: list[BankPayment] = []
         for group, transfers, batch, outcome in results:
             if isinstance(outcome, BankUnavailable):
                 self._unavailable(uow, group, outcome, now)
@@ -539,7 +546,7 @@ class PaymentService:
             log.info("batch sent", batch_id=str(batch_id), payments=len(transfers))
         return taken
 
-    def _unavailable(self, uow: UnitOfWork, group: Sequence[PaymentRow], exc: BankUnavailable, now: datetime) -> None:
+    def _unavailable(self, uow: UnitOfWork, group: Sequence[BankPayment], exc: BankUnavailable, now: datetime) -> None:
         """A transient failure: each payment is tried again later (backoff), or fails after the last attempt."""
         for p in group:
             p.attempts += 1
@@ -554,7 +561,7 @@ class PaymentService:
                 p.next_attempt_at = now + timedelta(seconds=delay)
         log.warning("bank unavailable; batch will be retried", payments=len(group))
 
-    def _apply_answer(self, uow: UnitOfWork, p: PaymentRow, answer: TransferStatus, now: datetime) -> int:
+    def _apply_answer(self, uow: UnitOfWork, p: BankPayment, answer: TransferStatus, now: datetime) -> int:
         """What the bank said about a payment, applied to it as it is now (locked); how many changes it made."""
         at = answer.at or now
         changed = 0
@@ -578,7 +585,7 @@ class PaymentService:
             changed += 1
         return changed
 
-    def _settle(self, uow: UnitOfWork, p: PaymentRow, at: datetime) -> None:
+    def _settle(self, uow: UnitOfWork, p: BankPayment, at: datetime) -> None:
         self._move(uow, p, PaymentStatus.SETTLED, at)
         p.settled_at = at
         uow.publish(PaymentCompleted.model_validate({**self._common(p), "settled_at": at}), claim_id=p.claim_id)

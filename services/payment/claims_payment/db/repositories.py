@@ -1,22 +1,37 @@
-"""Every query of the payment service. Repositories never commit: the unit of work does."""
+"""Every query of the payment service. Repositories never commit: the unit of work does.
+
+The rows a decision and the bank worker create (decisions, payments, overpayments, batches and their
+items, ledger postings) are not added to the session, and the bank worker reads the payments it changes
+as plain rows (``BankPayment``), not ORM objects. What they write is collected (``_pending``) and written
+just before the transaction commits, without a unit-of-work flush: in one statement on PostgreSQL (each
+table's rows as arrays, ``_statements``), one per table on SQLite. A query that must see it
+(``prepare_read``) has it written first.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Executable,
+    Insert,
     Integer,
     Select,
     String,
+    Table,
+    Update,
     and_,
     bindparam,
     case,
+    cast,
+    event,
     false,
     func,
     insert,
@@ -25,10 +40,11 @@ from sqlalchemy import (
     select,
     text,
     true,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, SessionTransaction
 
 from claims_payment.db.models import (
     BatchItemRow,
@@ -46,6 +62,158 @@ from claims_payment.domain.model import Payee, PaymentStatus
 from claims_platform.db import transaction_state
 
 ZERO = Decimal("0.00")
+
+DECISIONS = metadata.tables[DecisionRow.__tablename__]
+PAYMENTS = metadata.tables[PaymentRow.__tablename__]
+OVERPAYMENTS = metadata.tables[OverpaymentRow.__tablename__]
+BATCHES = metadata.tables[BatchRow.__tablename__]
+BATCH_ITEMS = metadata.tables[BatchItemRow.__tablename__]
+LEDGER = metadata.tables[LedgerEntryRow.__tablename__]
+
+_PENDING = "claims_payment.pending"
+_WRITES_PENDING = "claims_payment.writes_pending"
+
+PAYMENT_CHANGES = "payment_changes"
+"""The pending writes that are not new rows: what the bank worker changed on the payments it locked."""
+_WRITE_ORDER = (
+    DECISIONS.name,
+    PAYMENTS.name,
+    OVERPAYMENTS.name,
+    BATCHES.name,
+    BATCH_ITEMS.name,
+    PAYMENT_CHANGES,
+    LEDGER.name,
+)
+"""The pending writes, in the order they go out (batches before their items)."""
+
+
+class _Pending:
+    """The writes of one transaction not made yet: per table (or ``PAYMENT_CHANGES``), rows of values in
+    the order added."""
+
+    __slots__ = ("claims", "rows", "transaction")
+
+    def __init__(self, transaction: SessionTransaction) -> None:
+        self.transaction = transaction
+        self.claims: set[str] = set()
+        """The claims whose decisions, payments or overpayments are among them."""
+        self.rows: dict[str, list[dict[str, Any]]] = {name: [] for name in _WRITE_ORDER}
+
+    def take(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """The writes to make, in order (those without rows left out), and forget them."""
+        writes = [(name, rows) for name, rows in self.rows.items() if rows]
+        self.claims = set()
+        self.rows = {name: [] for name in _WRITE_ORDER}
+        return writes
+
+
+@lru_cache(maxsize=16)
+def _columns(name: str) -> tuple[str, ...]:
+    """The columns a pending write carries: a new row's (all but the ledger's serial id), or for
+    ``PAYMENT_CHANGES`` the payment's id and what the bank worker may change (``_BANK_WRITES``)."""
+    if name == PAYMENT_CHANGES:
+        return ("id", *_BANK_WRITES)
+    return tuple(column.key for column in metadata.tables[name].columns if column is not LEDGER.c.id)
+
+
+def _arrays(name: str, table: Table) -> Select[Any]:
+    """SELECT unnest(…) AS <column>, …: one array parameter ``<name>__<column>`` per column of a pending
+    write, so one statement takes any number of rows (PostgreSQL), in the arrays' order."""
+    return select(
+        *(
+            func.unnest(cast(bindparam(f"{name}__{column}"), postgresql.ARRAY(table.c[column].type))).label(column)
+            for column in _columns(name)
+        )
+    )
+
+
+def _write_statement(name: str) -> Insert | Update:
+    """A pending write as one statement of arrays (PostgreSQL): an INSERT … SELECT, or for
+    ``PAYMENT_CHANGES`` an UPDATE … FROM."""
+    if name != PAYMENT_CHANGES:
+        table = metadata.tables[name]
+        return insert(table).from_select(_columns(name), _arrays(name, table))
+    changes = _arrays(name, PAYMENTS).subquery("changes")
+    return (
+        update(PAYMENTS)
+        .where(PAYMENTS.c.id == changes.c.id)
+        .values({column: changes.c[column] for column in _BANK_WRITES})
+    )
+
+
+@lru_cache(maxsize=64)
+def _writes_statement(names: tuple[str, ...]) -> Insert | Update:
+    """One statement making several pending writes (built once per combination, PostgreSQL): the last
+    one, the others as data-modifying CTEs before it."""
+    *others, last = names
+    stmt = _write_statement(last)
+    for name in others:
+        stmt = stmt.add_cte(_write_statement(name).cte(f"write_{name}"))
+    return stmt
+
+
+def _sqlite_statement(name: str, rows: list[dict[str, Any]]) -> tuple[Executable, list[dict[str, Any]]]:
+    """A pending write elsewhere than on PostgreSQL: one statement executed for each row."""
+    if name != PAYMENT_CHANGES:
+        return insert(metadata.tables[name]), rows
+    return _SAVE_BANK_PAYMENTS, [{f"new_{key}": value for key, value in row.items()} for row in rows]
+
+
+def _statements(session: Session, writes: list[tuple[str, list[dict[str, Any]]]]) -> list[tuple[Executable, Any]]:
+    """The statements (with their parameters) making a transaction's pending writes: one on PostgreSQL
+    (arrays), one per table elsewhere (SQLite: a list of rows)."""
+    bind = session.bind
+    if bind is None or bind.dialect.name != "postgresql":
+        return [_sqlite_statement(name, rows) for name, rows in writes]
+    params = {f"{name}__{column}": [row[column] for row in rows] for name, rows in writes for column in _columns(name)}
+    return [(_writes_statement(tuple(name for name, _ in writes)), params)]
+
+
+def _pending(session: AsyncSession) -> _Pending:
+    """The writes of the session's current transaction; they are made just before it commits.
+
+    A rolled-back transaction forgets them. They are never added inside a savepoint (whose rollback would
+    have to drop the ones added in it): that is refused.
+    """
+    sync = session.sync_session
+    if sync.get_nested_transaction() is not None:
+        raise RuntimeError("payment rows are not added inside a savepoint")
+    transaction = sync.get_transaction() or sync.begin()
+    pending: _Pending | None = sync.info.get(_PENDING)
+    if pending is None or pending.transaction is not transaction:
+        pending = sync.info[_PENDING] = _Pending(transaction)
+        if _WRITES_PENDING not in sync.info:
+            sync.info[_WRITES_PENDING] = True
+            event.listen(sync, "before_commit", _write_pending_at_commit)
+    return pending
+
+
+def _current_pending(sync: Session) -> _Pending | None:
+    pending: _Pending | None = sync.info.get(_PENDING)
+    if pending is None or pending.transaction is not sync.get_transaction():
+        return None
+    return pending
+
+
+def _values(row: Any, table: Table) -> dict[str, Any]:
+    """A new ORM row's column values (every column: each table's rows go in with one statement)."""
+    return {column.key: getattr(row, column.key) for column in table.columns}
+
+
+def _write_pending_at_commit(session: Session) -> None:
+    """Before a commit: the transaction's pending writes (``_statements``)."""
+    pending = _current_pending(session)
+    if pending is not None:
+        for stmt, params in _statements(session, pending.take()):
+            session.execute(stmt, params)
+
+
+async def write_pending(session: AsyncSession) -> None:
+    """Make the writes pending in this transaction now (``_statements``), for a query to see them."""
+    pending = _current_pending(session.sync_session)
+    if pending is not None:
+        for stmt, params in _statements(session.sync_session, pending.take()):
+            await session.execute(stmt, params)
 
 
 def _is_postgres(session: AsyncSession) -> bool:
@@ -96,16 +264,20 @@ def provider_lock(provider_id: str) -> str:
 async def prepare_read(session: AsyncSession, claim_id: str | None) -> None:
     """Make what this session changed visible to the next query about a claim (or about accounts only).
 
-    A consumer may apply several events in one session. What earlier events wrote for this claim (and
-    any hospital account not yet written) is flushed, so the query sees it; what they wrote for other
-    claims stays pending and goes out with one flush per table when the unit of work commits. Run the
-    query itself under ``no_autoflush``.
+    A consumer may apply several events in one session. When earlier events wrote something for this
+    claim, it is written now (flushed, and the rows added in the transaction inserted), so the query sees
+    it; so is any hospital account not yet written. Otherwise what they wrote stays pending and goes out
+    with one statement per table when the unit of work commits. Run the query itself under
+    ``no_autoflush``.
     """
     sync = session.sync_session
+    pending = _current_pending(sync)
     if any(isinstance(obj, ProviderAccountRow) for obj in sync.new) or (
         claim_id is not None and any(getattr(obj, "claim_id", None) == claim_id for obj in (*sync.new, *sync.dirty))
     ):
         await session.flush()
+    if pending is not None and claim_id is not None and claim_id in pending.claims:
+        await write_pending(session)
 
 
 # The hot statements are built once, with bind parameters: only their parameters change per call (what
@@ -159,12 +331,48 @@ class PayeeRepository:
         self.session.add(row)
 
 
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A bank account as a payment copies it (the number encrypted)."""
+
+    holder: str | None
+    account_number_enc: str
+    account_last4: str | None
+    bank_code: str | None
+
+    @classmethod
+    def of_claim(cls, row: ClaimPayeeRow | None) -> Account | None:
+        """The member's account of a claim's payee details (None: no details yet, or no account in them)."""
+        if row is None or row.account_number_enc is None:
+            return None
+        return cls(row.account_holder, row.account_number_enc, row.account_last4, row.bank_code)
+
+    @classmethod
+    def of_provider(cls, row: ProviderAccountRow | None) -> Account | None:
+        """A hospital's registered account (None: not registered)."""
+        if row is None:
+            return None
+        return cls(row.holder, row.account_number_enc, row.account_last4, row.bank_code)
+
+
 @dataclass(frozen=True)
 class Payees:
-    """What is known of a claim's payee details and of a hospital's account (None: not known yet)."""
+    """The accounts a claim's payment may go to (None: not known yet)."""
 
-    claim: ClaimPayeeRow | None
-    provider: ProviderAccountRow | None
+    member: Account | None
+    """The member's, from the claim's payee details (``ClaimReceived``)."""
+    provider: Account | None
+    """The hospital's, registered through the API."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimPayment:
+    """One of a claim's payments, as a decision reads it (locked)."""
+
+    id: uuid.UUID
+    amount: Decimal
+    status: str
+    superseded_by_version: int | None
 
 
 @dataclass(frozen=True)
@@ -176,11 +384,28 @@ class DecisionContext:
     latest: int | None
     waived: Decimal
     overpaid: Decimal
-    payments: Sequence[PaymentRow]
+    payments: Sequence[ClaimPayment]
     payees: Payees
 
 
+_CLAIM_PAYMENT_COLUMNS = tuple(PAYMENTS.c[name] for name in ClaimPayment.__dataclass_fields__)
+_MEMBER_ACCOUNT = (
+    ClaimPayeeRow.account_holder,
+    ClaimPayeeRow.account_number_enc,
+    ClaimPayeeRow.account_last4,
+    ClaimPayeeRow.bank_code,
+)
+_PROVIDER_ACCOUNT = (
+    ProviderAccountRow.holder,
+    ProviderAccountRow.account_number_enc,
+    ProviderAccountRow.account_last4,
+    ProviderAccountRow.bank_code,
+)
+
+
 def _context_statement() -> Select[Any]:
+    """Columns: seen, latest, waived, overpaid; a payment's (``ClaimPayment``); the member's account
+    (``_MEMBER_ACCOUNT``); the hospital's (``_PROVIDER_ACCOUNT``). One row per payment (one without any)."""
     claim_id = bindparam("claim_id", type_=String())
     decided = (
         select(
@@ -196,17 +421,27 @@ def _context_statement() -> Select[Any]:
         .where(OverpaymentRow.claim_id == claim_id)
         .scalar_subquery()
     )
-    locked = aliased(
-        PaymentRow,
-        select(PaymentRow).where(PaymentRow.claim_id == claim_id).with_for_update().subquery("locked"),
+    locked = (
+        select(*_CLAIM_PAYMENT_COLUMNS, PaymentRow.decision_version.label("version"))
+        .where(PaymentRow.claim_id == claim_id)
+        .with_for_update()
+        .subquery("locked")
     )
     return (
-        select(decided.c.seen, decided.c.latest, decided.c.waived, overpaid, locked, ClaimPayeeRow, ProviderAccountRow)
+        select(
+            decided.c.seen,
+            decided.c.latest,
+            decided.c.waived,
+            overpaid,
+            *(locked.c[name] for name in ClaimPayment.__dataclass_fields__),
+            *_MEMBER_ACCOUNT,
+            *_PROVIDER_ACCOUNT,
+        )
         .select_from(decided)
         .outerjoin(locked, true())
         .outerjoin(ClaimPayeeRow, ClaimPayeeRow.claim_id == claim_id)
         .outerjoin(ProviderAccountRow, ProviderAccountRow.provider_id == bindparam("provider_id"))
-        .order_by(locked.decision_version)
+        .order_by(locked.c.version)
     )
 
 
@@ -236,18 +471,24 @@ class DecisionRepository:
         with self.session.no_autoflush:
             rows = (await self.session.execute(_CONTEXT, params)).all()
         first = rows[0]
+        member, provider = first[8:12], first[12:16]
         return DecisionContext(
             seen=bool(first[0]),
             latest=first[1],
             waived=Decimal(first[2]),
             overpaid=Decimal(first[3]),
-            payments=[row[4] for row in rows if row[4] is not None],
-            payees=Payees(claim=first[5], provider=first[6]),
+            payments=[ClaimPayment(*row[4:8]) for row in rows if row[4] is not None],
+            payees=Payees(
+                member=Account(*member) if member[1] is not None else None,
+                provider=Account(*provider) if provider[1] is not None else None,
+            ),
         )
 
     def add(self, row: DecisionRow) -> None:
-        """Record a decision."""
-        self.session.add(row)
+        """Record a decision (written just before the transaction commits; ``row`` is not added to the session)."""
+        pending = _pending(self.session)
+        pending.rows[DECISIONS.name].append(_values(row, DECISIONS))
+        pending.claims.add(row.claim_id)
 
 
 class PaymentRepository:
@@ -257,8 +498,13 @@ class PaymentRepository:
         self.session = session
 
     def add(self, row: PaymentRow) -> None:
-        """A new payment (the unique constraint on ``(claim_id, decision_version)`` guards the identity)."""
-        self.session.add(row)
+        """A new payment (the unique constraint on ``(claim_id, decision_version)`` guards the identity).
+
+        Written just before the transaction commits; ``row`` is not added to the session.
+        """
+        pending = _pending(self.session)
+        pending.rows[PAYMENTS.name].append(_values(row, PAYMENTS))
+        pending.claims.add(row.claim_id)
 
     async def get(self, payment_id: uuid.UUID, *, for_update: bool = False) -> PaymentRow | None:
         """One payment."""
@@ -310,15 +556,30 @@ class PaymentRepository:
         )
         return (await self.session.scalars(stmt)).all()
 
-    async def lock_due(self, now: datetime, limit: int) -> Sequence[PaymentRow]:
+    async def lock_due(self, now: datetime, limit: int) -> list[BankPayment]:
         """Scheduled payments ready for the bank; rows another replica is sending are skipped."""
-        return (await self.session.scalars(_LOCK_DUE, {"now": now, "limit": limit})).all()
+        with self.session.no_autoflush:
+            rows = await self.session.execute(_LOCK_DUE, {"now": now, "limit": limit})
+        return [BankPayment(*row) for row in rows]
 
-    async def lock_many(self, payment_ids: Sequence[uuid.UUID]) -> Sequence[PaymentRow]:
+    async def lock_many(self, payment_ids: Sequence[uuid.UUID]) -> list[BankPayment]:
         """Some payments, locked; rows another transaction holds are skipped."""
         if not payment_ids:
             return []
-        return (await self.session.scalars(_LOCK_MANY_PAYMENTS, {"ids": list(payment_ids)})).all()
+        with self.session.no_autoflush:
+            rows = await self.session.execute(_LOCK_MANY_PAYMENTS, {"ids": list(payment_ids)})
+        return [BankPayment(*row) for row in rows]
+
+    async def supersede(self, payment_ids: Sequence[uuid.UUID], version: int, now: datetime) -> None:
+        """Mark payments (locked) as replaced by a claim's decision ``version``: one UPDATE."""
+        await self.session.execute(_SUPERSEDE, {"ids": list(payment_ids), "version": version, "now": now})
+
+    def save(self, payments: Iterable[BankPayment]) -> None:
+        """Write back what the bank worker changed on payments it locked (every column it may change), just
+        before the transaction commits."""
+        _pending(self.session).rows[PAYMENT_CHANGES].extend(
+            {"id": p.id, **{key: getattr(p, key) for key in _BANK_WRITES}} for p in payments
+        )
 
     async def created_on(self, day: date) -> Sequence[PaymentRow]:
         """The payments created on a (UTC) day."""
@@ -333,19 +594,83 @@ _DUE: ColumnElement[bool] = and_(
 )
 """A payment ready for the bank at ``now`` (a bind parameter)."""
 
+
+@dataclass(slots=True)
+class BankPayment:
+    """A payment as the bank worker reads it (locked) and changes it: plain values, not an ORM row.
+
+    The fields are the columns the worker reads, then those it may change (``_BANK_WRITES``), in the order
+    of ``_BANK_COLUMNS``; ``PaymentRepository.save`` writes the latter back.
+    """
+
+    id: uuid.UUID
+    claim_id: str
+    decision_version: int
+    payee: str
+    currency: str
+    amount: Decimal
+    creditor_name: str | None
+    account_number_enc: str | None
+    account_last4: str | None
+    bank_code: str | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    failure_reason: str | None
+    retryable: bool | None
+    batch_id: uuid.UUID | None
+    bank_reference: str | None
+    updated_at: datetime
+    sent_at: datetime | None
+    settled_at: datetime | None
+    failed_at: datetime | None
+    returned_at: datetime | None
+
+
+_BANK_COLUMNS = tuple(PAYMENTS.c[name] for name in BankPayment.__dataclass_fields__)
+_BANK_WRITES = (
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "failure_reason",
+    "retryable",
+    "batch_id",
+    "bank_reference",
+    "updated_at",
+    "sent_at",
+    "settled_at",
+    "failed_at",
+    "returned_at",
+)
+"""The columns the bank worker may change (it reads them all, under the row lock, before it changes any)."""
+assert set(_BANK_WRITES) <= set(BankPayment.__dataclass_fields__)
+
 _LOCK_DUE = (
-    select(PaymentRow)
+    select(*_BANK_COLUMNS)
     .where(_DUE)
     .order_by(PaymentRow.next_attempt_at, PaymentRow.id)
     .limit(bindparam("limit", type_=Integer()))
     .with_for_update(skip_locked=True)
 )
 _LOCK_MANY_PAYMENTS = (
-    select(PaymentRow)
+    select(*_BANK_COLUMNS)
     .where(PaymentRow.id.in_(bindparam("ids", expanding=True)))
     .order_by(PaymentRow.status, PaymentRow.updated_at)
     .with_for_update(skip_locked=True)
 )
+_SUPERSEDE = (
+    update(PAYMENTS)
+    .where(PAYMENTS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(superseded_by_version=bindparam("version"), updated_at=bindparam("now"))
+)
+_SAVE_BANK_PAYMENTS = (
+    update(PAYMENTS)
+    .where(PAYMENTS.c.id == bindparam("new_id"))
+    .values({key: bindparam(f"new_{key}", type_=PAYMENTS.c[key].type) for key in _BANK_WRITES})
+)
+"""What the bank worker changed on one payment (SQLite; PostgreSQL takes them all at once, ``_statements``)."""
 
 
 @dataclass(frozen=True)
@@ -421,8 +746,10 @@ class OverpaymentRepository:
         self.session = session
 
     def add(self, row: OverpaymentRow) -> None:
-        """Record an overpayment."""
-        self.session.add(row)
+        """Record an overpayment (written just before the transaction commits; ``row`` is not added to the session)."""
+        pending = _pending(self.session)
+        pending.rows[OVERPAYMENTS.name].append(_values(row, OVERPAYMENTS))
+        pending.claims.add(row.claim_id)
 
     async def of_claim(self, claim_id: str | None, limit: int) -> Sequence[OverpaymentRow]:
         """Overpayments, of one claim or all, oldest first."""
@@ -432,22 +759,18 @@ class OverpaymentRepository:
         return (await self.session.scalars(stmt)).all()
 
 
-# Core inserts (lists of dicts, no ORM objects): the rows are written once and never changed.
-_INSERT_BATCHES = insert(metadata.tables[BatchRow.__tablename__])
-_INSERT_BATCH_ITEMS = insert(metadata.tables[BatchItemRow.__tablename__])
-
-
 class BatchRepository:
     """Batches sent to the bank."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add_with_items(self, batches: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]) -> None:
-        """Record batches (rows of ``batches``) and their transfers (rows of ``batch_items``): two INSERTs."""
-        await self.session.execute(_INSERT_BATCHES, list(batches))
-        if items:
-            await self.session.execute(_INSERT_BATCH_ITEMS, list(items))
+    def add_with_items(self, batches: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]) -> None:
+        """Record batches (rows of ``batches``) and their transfers (rows of ``batch_items``), written as they
+        are (insert-only rows) just before the transaction commits."""
+        pending = _pending(self.session)
+        pending.rows[BATCHES.name].extend(batches)
+        pending.rows[BATCH_ITEMS.name].extend(items)
 
     async def get(self, batch_id: uuid.UUID) -> BatchRow | None:
         """One batch."""
@@ -475,18 +798,18 @@ class LedgerRepository:
         self.session = session
 
     def record(self, movement: Movement, *, claim_id: str, payment_id: uuid.UUID | None, at: datetime) -> None:
-        """Write a balanced movement's postings."""
+        """Write a balanced movement's postings (just before the transaction commits, in the order recorded)."""
         movement_id = uuid.uuid4()
-        self.session.add_all(
-            LedgerEntryRow(
-                movement_id=movement_id,
-                kind=movement.kind,
-                account=p.account,
-                amount=p.amount,
-                claim_id=claim_id,
-                payment_id=payment_id,
-                created_at=at,
-            )
+        _pending(self.session).rows[LEDGER.name].extend(
+            {
+                "movement_id": movement_id,
+                "kind": movement.kind,
+                "account": p.account,
+                "amount": p.amount,
+                "claim_id": claim_id,
+                "payment_id": payment_id,
+                "created_at": at,
+            }
             for p in movement.postings
         )
 
@@ -528,9 +851,12 @@ class LedgerRepository:
 
 
 __all__ = [
+    "Account",
     "AtBank",
+    "BankPayment",
     "BankWork",
     "BatchRepository",
+    "ClaimPayment",
     "DecisionContext",
     "DecisionRepository",
     "LedgerRepository",
@@ -541,4 +867,5 @@ __all__ = [
     "advisory_locks",
     "bank_worklist",
     "prepare_read",
+    "write_pending",
 ]
