@@ -19,6 +19,7 @@ from claims_notification.config import NotificationSettings
 from claims_notification.db.models import NoticeRow
 from claims_notification.db.repositories import (
     MessageRepository,
+    Notice,
     NoticeRepository,
     Recipient,
     RecipientRepository,
@@ -137,12 +138,12 @@ class Planner:
             return
         await self._plan(uow, notice, recipient, preferences, correlation_id)
 
-    async def waiting(self, uow: UnitOfWork, claim_id: str) -> list[NoticeRow]:
+    async def waiting(self, uow: UnitOfWork, claim_id: str) -> list[Notice | NoticeRow]:
         """The notices of a claim that wait for its contact details (locked)."""
         return await NoticeRepository(uow.session).waiting(claim_id)
 
     async def plan_waiting(
-        self, uow: UnitOfWork, claim_id: str, notices: list[NoticeRow], correlation_id: str | None = None
+        self, uow: UnitOfWork, claim_id: str, notices: list[Notice | NoticeRow], correlation_id: str | None = None
     ) -> None:
         """Plan the notices of a claim that waited for its contact details (from ``waiting``)."""
         if not notices:
@@ -156,7 +157,7 @@ class Planner:
     async def _plan(
         self,
         uow: UnitOfWork,
-        notice: NoticeRow,
+        notice: Notice | NoticeRow,
         recipient: Recipient | None,
         member_preferences: Preferences | None,
         correlation_id: str | None,
@@ -248,7 +249,9 @@ class Planner:
         if self.on_pending is not None:
             uow.after_commit(self.on_pending)
 
-    async def _survey(self, uow: UnitOfWork, notice: NoticeRow, member_id: str, context: dict[str, Any]) -> str | None:
+    async def _survey(
+        self, uow: UnitOfWork, notice: Notice | NoticeRow, member_id: str, context: dict[str, Any]
+    ) -> str | None:
         survey_id = str(uuid.uuid4())
         issued = notice.not_before
         ttl = self.survey_ttl

@@ -7,11 +7,14 @@ rows are written with one INSERT. Planning's queries read tables planning never 
 waiting notices, which also take the notices this transaction added.
 
 The hot statements are plain Core statements built once (values come as bound parameters), and planning
-reads plain rows, not ORM entities.
+reads plain rows and adds plain ``Notice`` objects, not ORM entities. Only the notices that waited for their
+recipient in an earlier transaction are loaded as ``NoticeRow`` entities (locked): marking them planned is
+flushed with the commit.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +30,7 @@ from sqlalchemy import (
     bindparam,
     case,
     event,
+    exists,
     func,
     literal,
     or_,
@@ -78,6 +82,24 @@ class Recipient:
     submitted_by_provider: bool
 
 
+@dataclass(slots=True)
+class Notice:
+    """A notice added in the current transaction: the values of its ``notices`` row, written when the
+    transaction commits. Planning reads it like a stored ``NoticeRow`` and may still mark it planned."""
+
+    id: str
+    claim_id: str
+    source_event_id: uuid.UUID
+    source_event_type: str
+    kind: str
+    audience: str
+    provider_id: str | None
+    context: dict[str, Any]
+    not_before: datetime
+    created_at: datetime
+    planned_at: datetime | None
+
+
 _RECIPIENT = tuple(RECIPIENTS.c[name] for name in Recipient.__dataclass_fields__)
 _PREFERENCES = (PREFERENCES.c.email, PREFERENCES.c.sms, PREFERENCES.c.surveys, PREFERENCES.c.locale)
 
@@ -116,12 +138,33 @@ def _insert(session: AsyncSession, model: type[Any]) -> Any:
     return _dialect(session).insert(model)
 
 
+# What the recipient upsert returns after the recipient: the member's preferences (``_PREFERENCES``, all NULL
+# without preferences), then whether stored notices of the claim wait. They are looked up by the claim and
+# member ids the upsert stores (on insert and on conflict alike), given again as ``of_claim`` and ``of_member``:
+# SQLAlchemy does not correlate a subquery in RETURNING with the upserted row.
+_UPSERT_LOOKUPS = (
+    *(
+        select(column)
+        .where(PREFERENCES.c.member_id == bindparam("of_member"))
+        .scalar_subquery()
+        .label(f"preferences_{column.key}")
+        for column in _PREFERENCES
+    ),
+    exists()
+    .where(NOTICES.c.claim_id == bindparam("of_claim"), NOTICES.c.planned_at.is_(None))
+    .label("notices_waiting"),
+)
+
+
 @lru_cache(maxsize=8)
 def _recipient_upsert(dialect: Any, columns: tuple[str, ...]) -> Insert:
-    """INSERT … ON CONFLICT (claim_id) DO UPDATE of the given columns, returning the recipient (built once)."""
+    """INSERT … ON CONFLICT (claim_id) DO UPDATE of the given columns (built once), returning the recipient,
+    then ``_UPSERT_LOOKUPS``."""
     stmt = dialect.insert(RECIPIENTS)
     updates = {name: stmt.excluded[name] for name in columns if name != "claim_id"}
-    upsert: Insert = stmt.on_conflict_do_update(index_elements=["claim_id"], set_=updates).returning(*_RECIPIENT)
+    upsert: Insert = stmt.on_conflict_do_update(index_elements=["claim_id"], set_=updates).returning(
+        *_RECIPIENT, *_UPSERT_LOOKUPS
+    )
     return upsert
 
 
@@ -152,7 +195,7 @@ class _Pending:
 
     def __init__(self, transaction: SessionTransaction | None) -> None:
         self.transaction = transaction
-        self.notices: list[NoticeRow] = []
+        self.notices: list[Notice] = []
         self.messages: list[dict[str, Any]] = []
         self.attempts: list[dict[str, Any]] = []
 
@@ -191,7 +234,7 @@ def _write_pending(session: Session) -> None:
         session.execute(ATTEMPTS.insert(), pending.attempts)
 
 
-def _notice_values(row: NoticeRow) -> dict[str, Any]:
+def _notice_values(row: Notice) -> dict[str, Any]:
     return {column.key: getattr(row, column.key) for column in NOTICES.columns}
 
 
@@ -202,10 +245,20 @@ class RecipientRepository:
         self.session = session
 
     async def upsert_claim_recipient(self, **values: Any) -> Recipient:
-        """Create or refresh a claim's recipient record (the latest contact details win); the record."""
+        """Create or refresh a claim's recipient record (the latest contact details win); the record.
+
+        The same statement reads the member's preferences and whether stored notices of the claim wait, so
+        neither ``claim_contact`` nor ``NoticeRepository.waiting`` asks again in this transaction.
+        """
         stmt = _recipient_upsert(_dialect(self.session), tuple(values))
-        recipient = Recipient(*(await self.session.execute(stmt, values)).one())
-        _lookups(self.session)[("recipient", recipient.claim_id)] = recipient
+        params = {**values, "of_member": values["member_id"], "of_claim": values["claim_id"]}
+        row = (await self.session.execute(stmt, params)).one()
+        split = len(_RECIPIENT)
+        recipient = Recipient(*row[:split])
+        lookups = _lookups(self.session)
+        lookups[("recipient", recipient.claim_id)] = recipient
+        lookups[("preferences", recipient.member_id)] = _preferences(row[split:-1])
+        lookups[("stored notices wait", recipient.claim_id)] = bool(row[-1])
         return recipient
 
     async def claim_contact(self, claim_id: str) -> tuple[Recipient | None, Preferences | None]:
@@ -281,23 +334,29 @@ class NoticeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def add(self, **values: Any) -> NoticeRow:
+    def add(self, **values: Any) -> Notice:
         """Record a notice (written when the transaction commits; the inbox makes one event give one per
         audience). Planning may still mark it planned."""
-        row = NoticeRow(**values)
+        row = Notice(**values)
         _pending(self.session).notices.append(row)
         _lookups(self.session).setdefault(("notices", row.claim_id), []).append(row)
         return row
 
-    async def waiting(self, claim_id: str) -> list[NoticeRow]:
+    async def waiting(self, claim_id: str) -> list[Notice | NoticeRow]:
         """A claim's notices not yet turned into messages, oldest first, locked.
 
-        Those recorded earlier in this transaction count too (not written yet).
+        Those recorded earlier in this transaction count too (not written yet). The stored ones are not
+        queried when this transaction's upsert of the claim's recipient saw none wait (notices are only
+        written when the transaction commits, so none can appear meanwhile).
         """
-        params = {"claim_id": claim_id}
-        stored = list(await self.session.scalars(_WAITING_NOTICES, params, execution_options=_NO_AUTOFLUSH))
-        added: list[NoticeRow] = _lookups(self.session).get(("notices", claim_id), [])
-        unplanned = {row.id: row for row in (*stored, *added) if row.planned_at is None}
+        lookups = _lookups(self.session)
+        stored: list[NoticeRow] = []
+        if lookups.get(("stored notices wait", claim_id), True):  # unless the recipient upsert saw none wait
+            params = {"claim_id": claim_id}
+            stored = list(await self.session.scalars(_WAITING_NOTICES, params, execution_options=_NO_AUTOFLUSH))
+        added: list[Notice] = lookups.get(("notices", claim_id), [])
+        notices: list[Notice | NoticeRow] = [*stored, *added]
+        unplanned = {row.id: row for row in notices if row.planned_at is None}
         return sorted(unplanned.values(), key=lambda row: (row.created_at, row.id))
 
 

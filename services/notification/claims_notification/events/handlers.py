@@ -22,7 +22,7 @@ from claims_contracts.events import (
 from claims_contracts.topics import ADJUDICATION_TOPIC, INTAKE_TOPIC, PAYMENT_TOPIC
 from claims_contracts.values import Outcome
 from claims_notification.db.models import NoticeRow
-from claims_notification.db.repositories import RecipientRepository
+from claims_notification.db.repositories import Notice, RecipientRepository
 from claims_notification.domain.model import Audience, Kind
 from claims_notification.planning import NoticeSpec, Planner
 from claims_platform.db import UnitOfWork
@@ -77,7 +77,7 @@ class NotificationHandlers:
 
     async def _remember(
         self, uow: UnitOfWork, claim_id: str, member: MemberContact, provider: ProviderRef, by_provider: bool
-    ) -> list[NoticeRow]:
+    ) -> list[Notice | NoticeRow]:
         """Store the claim's contact details; the claim's notices that waited for them (planned last)."""
         await RecipientRepository(uow.session).upsert_claim_recipient(
             claim_id=claim_id,
