@@ -76,8 +76,12 @@ def create_engine(url: str, *, pool_size: int = 10, pre_ping: bool = False) -> A
             cur.close()
 
         return engine
+    # Up to twice pool_size connections, opened when needed and then kept: a connection opened past the pool
+    # ("overflow") would be closed as soon as it is returned, and under load (a consumer's partitions side
+    # by side, requests in flight) the next burst would open it again: a PostgreSQL backend started and a
+    # SCRAM handshake each time.
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping, hide_parameters=True
+        url, pool_size=2 * pool_size, max_overflow=0, pool_pre_ping=pre_ping, hide_parameters=True
     )
 
 
