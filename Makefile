@@ -7,7 +7,7 @@ INFRA := scripts/infra.sh
 PACKAGES := -e shared -e 'services/intake[test]' -e 'services/adjudication[test]' -e 'services/payment[test]' -e 'services/notification[test]'
 ROLE ?= admin
 
-.PHONY: run test venv lint format infra infra-down token schemas clean up down bench
+.PHONY: run test venv lint format infra infra-down token schemas clean up down bench bench-floor
 
 $(STAMP): constraints.txt requirements-dev.txt shared/pyproject.toml services/*/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ infra: venv
 BENCH_CLAIMS ?= 5000
 bench: venv
 	BENCH_CLAIMS=$(BENCH_CLAIMS) $(BIN)/python bench/run.py
+
+## What the building blocks (a FastAPI request, a SQL statement, a transaction, a Kafka message, an offset
+## commit) cost on this machine, and the floor they set for one claim (bench/floor.py).
+bench-floor: venv
+	$(BIN)/python bench/floor.py
 
 infra-down:
 	$(INFRA) down
