@@ -11,6 +11,7 @@ from claims_adjudication.db.repositories import (
     AuditRepository,
     ClaimRepository,
     DecisionRepository,
+    NewClaim,
     PolicyRepository,
     ReviewRepository,
 )
@@ -36,12 +37,12 @@ class ClaimEvents:
         """Price the claim; pend it for review when a risk rule fires, else decide it (version 1)."""
         at = now()
         session = uow.session
-        # One query: is the claim here already, and which versions of its policy and plan are current. Under
-        # the consumer's lock on the claim, and after the earlier events of the batch are flushed (autoflush).
+        # One query: is the claim here already (or received by an earlier event of the batch), and which versions
+        # of its policy and plan are current. Under the consumer's lock on the claim.
         head = await PolicyRepository(session).head(claim.policy_number, claim_id=claim.claim_id)
         if head.claim_seen:
             return  # the same claim again (another event id): it is adjudicated once
-        claim_row = ClaimRow(
+        claim_row = NewClaim(
             claim_id=claim.claim_id,
             member_id=claim.member.member_id,
             provider_id=claim.provider.provider_id,
@@ -88,7 +89,7 @@ class ClaimEvents:
             )
             reasons = [r.value for r in found]
 
-        # Staged after the reads, so that it is inserted once with where it ends (no insert, then update).
+        # Written with the transaction, as it is then (where it ends: received, pended or decided).
         claims.add(claim_row)
         if reasons:
             review = ReviewRow(

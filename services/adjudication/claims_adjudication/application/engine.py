@@ -7,12 +7,13 @@ read, so two claims of one member decided at once are priced one after the other
 accumulators and the outbox event commit together.
 
 Statements are round trips, and round trips are what a claim costs here: ``load`` asks the policy's and plan's
-current versions in one query and keeps parsed policies and plans (``products``); nothing is flushed by hand,
-so the rows a claim writes go in at the next autoflush or at commit. Several events may be handled in one
-session and transaction: every read goes through the session, whose autoflush first writes what earlier events
-staged (for Core statements too, since SQLAlchemy 2.1), so each event sees the ones before it. The hot reads are
-statements built once with bind parameters (``db/repositories.py``): building one per call costs more CPU than
-running it.
+current versions in one query and keeps parsed policies and plans (``products``). The rows a claim writes (the
+claim, its decision, the accumulators it moves) are not ORM objects: the repositories collect them and write
+them in one statement as the transaction commits (``db/repositories.py``). Several events may be handled in one
+session and transaction, and each sees the ones before it: the hot reads take what this transaction staged into
+account (a claim received, the accumulator rows it locked, as it changed them), and the other reads of those
+tables have it written first. The hot reads are statements built once with bind parameters: building one per
+call costs more CPU than running it.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims_adjudication.db.models import AccumulatorRow, ClaimRow, DecisionRow
+from claims_adjudication.db.models import ClaimRow, DecisionRow
 from claims_adjudication.db.repositories import (
     AccumulatorRepository,
     DecisionRepository,
+    LockedAccumulators,
+    NewClaim,
+    NewDecision,
     PlanRepository,
     PolicyHead,
     PolicyRepository,
@@ -148,7 +152,7 @@ class Pricing:
     policy: Policy | None
     plan: Plan | None
     current_key: AccKey | None
-    rows: dict[AccKey, AccumulatorRow] = field(default_factory=dict)
+    rows: dict[AccKey, LockedAccumulators] = field(default_factory=dict)
     values: dict[AccKey, Accumulators] = field(default_factory=dict)
 
     @property
@@ -235,27 +239,31 @@ def record_decision(
     uow: UnitOfWork,
     pricing: Pricing,
     decision: Decision,
-    claim_row: ClaimRow,
+    claim_row: ClaimRow | NewClaim,
     *,
     decided_by: str,
     automatic: bool,
     at: datetime,
     review_id: str | None = None,
     approved_by: str | None = None,
-) -> DecisionRow:
-    """Store the next decision version, move the accumulators and put ClaimAdjudicated in the outbox."""
+) -> NewDecision:
+    """Store the next decision version, move the accumulators and put ClaimAdjudicated in the outbox.
+
+    The decision and the accumulators are written with the transaction (``db/repositories.py``)."""
     claim = pricing.claim
     version = claim_row.latest_version + 1
     if pricing.current_key is not None:
         pricing.values[pricing.current_key] = decision.accumulators_after
+    accumulators = AccumulatorRepository(uow.session)
     for key, acc_row in pricing.rows.items():
         if pricing.values[key] != accumulators_of(acc_row):
             store_accumulators(acc_row, pricing.values[key])
             acc_row.updated_at = at
+            accumulators.changed(acc_row)
     delta = decision.accumulator_delta
     plan = pricing.plan
     lines = decision_lines(decision)
-    row = DecisionRow(
+    row = NewDecision(
         claim_id=claim.claim_id,
         version=version,
         outcome=decision.outcome.value,

@@ -25,6 +25,7 @@ from claims_adjudication.db.repositories import (
     AuditRepository,
     ClaimRepository,
     DecisionRepository,
+    NewDecision,
     PlanRepository,
     PolicyRepository,
     ReviewRepository,
@@ -36,8 +37,8 @@ from claims_platform.pagination import Page, decode_cursor, encode_cursor
 ZERO = Decimal("0.00")
 
 
-def decision_read(row: DecisionRow) -> DecisionRead:
-    """A stored decision as the API shows it."""
+def decision_read(row: DecisionRow | NewDecision) -> DecisionRead:
+    """A decision (stored, or made in this transaction) as the API shows it."""
     return DecisionRead.model_validate(
         {
             "version": row.version,

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from claims_adjudication.db.models import AccumulatorRow, DecisionRow, PolicyRow
+from claims_adjudication.db.models import DecisionRow, PolicyRow
+from claims_adjudication.db.repositories import LockedAccumulators
 from claims_adjudication.domain import (
     Accumulators,
     CategoryRule,
@@ -102,12 +103,12 @@ def amounts_of(data: Mapping[str, Any]) -> dict[str, Decimal]:
     return {key: Decimal(str(value)) for key, value in data.items()}
 
 
-def accumulators_of(row: AccumulatorRow) -> Accumulators:
+def accumulators_of(row: LockedAccumulators) -> Accumulators:
     """A stored accumulator row as domain accumulators."""
     return Accumulators(row.deductible_used, row.paid_total, amounts_of(row.paid_by_category))
 
 
-def store_accumulators(row: AccumulatorRow, value: Accumulators) -> None:
+def store_accumulators(row: LockedAccumulators, value: Accumulators) -> None:
     """Write accumulators into their (locked) row and bump its version."""
     row.deductible_used = value.deductible_used
     row.paid_total = value.paid_total

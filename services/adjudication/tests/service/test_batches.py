@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from claims_contracts.envelope import EventEnvelope
-from claims_contracts.events import ClaimDisputed
+from claims_contracts.events import ClaimDisputed, ClaimWithdrawn
 
 
 async def test_events_of_one_batch_see_each_other(service, samples):
@@ -67,3 +67,33 @@ async def test_a_changed_policy_applies_to_the_next_claim(service, samples):
         await svc.send(claim_event("C-P3", member=newcomer, provider={"provider_id": "H-002", "name": "x"}))
         decision = (await svc.adjudication("C-P3"))["decisions"][0]
         assert (decision["outcome"], decision["payable"], decision["policy_version"]) == ("denied", "0.00", 3)
+
+
+async def test_a_batch_sees_the_claims_it_received_in_history_and_when_withdrawn(service, samples):
+    claim_event = samples.claim_event
+    async with service() as svc:
+        await svc.load_products()
+        first = claim_event("C-D1")
+        duplicate = claim_event("C-D2")  # same member, provider, service date and amount as the first
+        withdrawal = ClaimWithdrawn(claim_id="C-D2", reason="sent twice", withdrawn_by="M-1001")
+        consumer = svc.app.state.runtime.consumers[0]
+        envelopes = [
+            EventEnvelope.wrap(p, claim_id=p.claim_id, producer="intake") for p in (first, duplicate, withdrawal)
+        ]
+        applied = await consumer.handle_many([(e, consumer.parse(e)) for e in envelopes])
+        assert applied == [True, True, True]
+
+        one = await svc.adjudication("C-D1")
+        assert (one["status"], [d["payable"] for d in one["decisions"]]) == ("approved", ["450.00"])
+        r = await svc.client.get("/v1/adjudications/C-D2", headers=svc.auditor)
+        two = r.json()
+        assert (r.status_code, two["status"], two["decisions"], two["open_review_id"]) == (200, "withdrawn", [], None)
+        r = await svc.client.get("/v1/reviews", params={"status": "closed"}, headers=svc.auditor)
+        (item,) = r.json()["items"]
+        assert (item["claim_id"], item["reasons"]) == ("C-D2", ["DUPLICATE_SUSPECTED"])
+
+        events = await svc.published(expect=2)
+        assert sorted((e["claim_id"], e["event_type"]) for e in events) == [
+            ("C-D1", "ClaimAdjudicated"),
+            ("C-D2", "ClaimPended"),
+        ]
