@@ -41,7 +41,13 @@ from claims_intake.api.schemas import (
 )
 from claims_intake.context import IntakeContext
 from claims_intake.db.models import ClaimLineRow, ClaimRow, ComplaintRow, DocumentRow, PaymentRow, TimelineRow
-from claims_intake.db.repositories import ClaimRepository, NewClaimRepository
+from claims_intake.db.repositories import (
+    ArchivedClaim,
+    ArchivedPayment,
+    ArchiveRepository,
+    ClaimRepository,
+    NewClaimRepository,
+)
 from claims_intake.domain import amounts, completeness, status
 from claims_intake.icd10 import icd10_chapter, icd10_exists
 from claims_intake.pii import mask
@@ -189,7 +195,7 @@ def request_hash(body: ClaimCreate, channel: str) -> str:
 # ------------------------------------------------------------------------------------------------------- submission
 
 
-def facts_of(row: ClaimRow, payments: list[PaymentRow]) -> status.ClaimFacts:
+def facts_of(row: ClaimRow | ArchivedClaim, payments: list[PaymentRow] | list[ArchivedPayment]) -> status.ClaimFacts:
     """The facts the status is derived from."""
     return status.ClaimFacts(
         lifecycle=row.lifecycle,
@@ -225,6 +231,37 @@ async def record(
     repo.add_timeline(
         {
             "claim_id": row.claim_id,
+            "at": at,
+            "actor": actor,
+            "kind": kind,
+            "reason": reason,
+            "status_from": before or None,
+            "status_to": after,
+            "details": details or {},
+        }
+    )
+
+
+def record_archived(
+    repo: ArchiveRepository,
+    claim: ArchivedClaim,
+    *,
+    at: datetime,
+    actor: str,
+    kind: str,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """``record`` for a claim the archive consumer holds as plain values (``ArchivedClaim``, its payments as
+    they are now): recompute its status and put the change on its timeline, both written at commit."""
+    before = claim.status
+    after = status.derive_status(facts_of(claim, claim.payments))
+    claim.status = after
+    claim.updated_at = at
+    repo.claim_changed(claim)
+    repo.add_timeline(
+        {
+            "claim_id": claim.claim_id,
             "at": at,
             "actor": actor,
             "kind": kind,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -132,3 +132,13 @@ def test_withdraw_and_dispute_guards():
     assert status.can_dispute(status.ClaimFacts("in_review"))
     assert status.can_dispute(status.ClaimFacts("in_review", decision_version=1, outcome="denied")) is None
     assert status.can_dispute(status.ClaimFacts("in_review", 1, "denied", disputed_version=1))
+
+
+def test_first_paid_at_keeps_the_earliest_settlement_until_none_is_left():
+    early, late = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    assert status.first_paid_at(None, "settled", late, ["settled"]) == late
+    assert status.first_paid_at(late, "settled", early, ["settled", "settled"]) == early
+    assert status.first_paid_at(early, "settled", late, ["settled", "settled"]) == early
+    assert status.first_paid_at(early, "sent", None, ["sent", "settled"]) == early
+    assert status.first_paid_at(early, "returned", None, ["returned", "settled"]) == early
+    assert status.first_paid_at(early, "returned", None, ["returned", "failed"]) is None

@@ -1,10 +1,15 @@
-"""Every query of the intake service. Repositories never commit: the unit of work does."""
+"""Every query of the intake service. Repositories never commit: the unit of work does.
+
+The archive consumer applies its events on plain rows (``ArchiveRepository``), not ORM objects: what they
+change is collected (``_Archive``) and written just before the transaction commits, without a unit-of-work
+flush: in one statement on PostgreSQL (each write's rows as arrays), one per table (or claim) on SQLite.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,14 +19,15 @@ from sqlalchemy import (
     Date,
     Delete,
     Insert,
-    Select,
     Table,
     Text,
     Update,
     and_,
+    any_,
     bindparam,
     case,
     cast,
+    event,
     func,
     inspect,
     literal,
@@ -31,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import class_mapper
+from sqlalchemy.orm import Session, SessionTransaction, class_mapper
 
 from claims_intake.db.models import (
     ClaimLineRow,
@@ -86,21 +92,6 @@ _NOTE: Insert = _timeline.insert().from_select(
 )
 """Bind parameters ``p_<column>`` (names of columns are reserved in an INSERT)."""
 
-
-def _locked_with_payments(with_payment: bool) -> Select[ClaimRow, PaymentRow]:
-    on = PaymentRow.claim_id == ClaimRow.claim_id
-    if with_payment:
-        on = or_(on, PaymentRow.payment_id == bindparam("payment_id"))
-    return (
-        select(ClaimRow, PaymentRow)
-        .outerjoin(PaymentRow, on)
-        .where(ClaimRow.claim_id == bindparam("claim_id"))
-        .order_by(PaymentRow.decision_version, PaymentRow.payment_id)
-        .with_for_update(of=ClaimRow)
-    )
-
-
-_LOCKED_WITH_PAYMENTS = {False: _locked_with_payments(False), True: _locked_with_payments(True)}
 
 _CLEAR_DENIAL_REASONS: Delete = _denial_reasons.delete().where(_denial_reasons.c.claim_id == bindparam("claim_id"))
 
@@ -164,6 +155,443 @@ def _set_values(obj: Any) -> dict[str, Any]:
     attribute never set is left out, so the column takes its default or NULL, as it would)."""
     given = inspect(obj).dict
     return {column: given[attr] for attr, column in _COLUMNS[type(obj)] if attr in given}
+
+
+# ------------------------------------------------------------------------------------------------- the archive
+
+_payments = metadata.tables[PaymentRow.__tablename__]
+
+
+@dataclass
+class ArchivedPayment:
+    """A payment as the archive consumer knows it (``updated_at`` only once this transaction changed it)."""
+
+    payment_id: str
+    claim_id: str
+    decision_version: int
+    status: str
+    updated_at: datetime | None = None
+
+
+@dataclass
+class ArchivedClaim:
+    """A claim the archive consumer's transaction has locked, as plain values: the facts its status is derived
+    from and what the consumer's events change. ``payments`` are the claim's, ordered by decision version and
+    payment id, those added since at the end. ``updated_at`` is known only once this transaction changed the
+    claim, the columns after ``decided`` only once it applied a decision; ``locale`` is the member's."""
+
+    claim_id: str
+    status: str
+    lifecycle: str
+    decision_version: int | None
+    outcome: str | None
+    pended: bool
+    pended_at: datetime | None
+    disputed_version: int | None
+    first_paid_at: datetime | None
+    first_decided_at: datetime | None
+    deciders: list[str]
+    locale: str | None
+    payments: list[ArchivedPayment] = field(default_factory=list)
+    updated_at: datetime | None = None
+    decided: bool = False
+    payable: Decimal | None = None
+    decision_automatic: bool | None = None
+    decision: dict[str, Any] | None = None
+
+
+_CLAIM_VALUES = (
+    _claims.c.claim_id,
+    _claims.c.status,
+    _claims.c.lifecycle,
+    _claims.c.decision_version,
+    _claims.c.outcome,
+    _claims.c.pended,
+    _claims.c.pended_at,
+    _claims.c.disputed_version,
+    _claims.c.first_paid_at,
+    _claims.c.first_decided_at,
+    _claims.c.deciders,
+    _claims.c.data[("member", "locale")].as_string(),
+)
+_PAYMENT_VALUES = (_payments.c.payment_id, _payments.c.claim_id, _payments.c.decision_version, _payments.c.status)
+
+_ARCHIVED_CLAIM = (
+    select(*_CLAIM_VALUES, *_PAYMENT_VALUES)
+    .select_from(
+        _claims.outerjoin(
+            _payments,
+            or_(_payments.c.claim_id == _claims.c.claim_id, _payments.c.payment_id == bindparam("payment_id")),
+        )
+    )
+    .where(_claims.c.claim_id == bindparam("claim_id"))
+    .order_by(_payments.c.decision_version, _payments.c.payment_id)
+    .with_for_update(of=_claims)
+)
+"""A claim locked for update (``_CLAIM_VALUES``), with its payments and the payment ``payment_id`` (whichever
+claim it is of; NULL for none) (``_PAYMENT_VALUES``)."""
+
+_PAYMENT = select(*_PAYMENT_VALUES).where(_payments.c.payment_id == bindparam("payment_id"))
+
+_CLAIM_WRITES = ("claim_id", "status", "updated_at", "pended", "pended_at", "first_paid_at", "first_decided_at")
+_DECISION_WRITES = ("decision_version", "outcome", "payable", "decision_automatic", "deciders")
+
+_ARCHIVE_WRITES: dict[str, tuple[Table, tuple[str, ...]]] = {
+    "claims": (_claims, _CLAIM_WRITES),
+    "decided_claims": (_claims, (*_CLAIM_WRITES, *_DECISION_WRITES, "decision")),
+    "new_payments": (
+        _payments,
+        ("payment_id", "claim_id", "decision_version", "amount", "currency", "payee", "status", "updated_at"),
+    ),
+    "payments": (_payments, ("payment_id", "status", "updated_at")),
+    "lines": (_lines, ("claim_id", "line_no", "payable")),
+    "denial_reasons": (_denial_reasons, ("claim_id", "reason")),
+    "timeline": (_timeline, ("claim_id", "at", "actor", "kind", "reason", "status_from", "status_to", "details")),
+}
+"""The archive's pending writes, in the order they go out: per write its table and the columns of its rows.
+
+``new_payments`` and ``timeline`` INSERT their rows in the order added; ``claims``, ``decided_claims`` and
+``payments`` UPDATE the row the first column names (one row each, a claim in one of the two). ``lines`` and
+``denial_reasons`` replace what the claims their bind parameter ``<name>__claims`` lists have: each line of
+such a claim gets its payable among the rows, 0.00 when it has none; the denial reasons become the rows."""
+
+_INSERTS = ("new_payments", "timeline")
+
+
+def _unnest(name: str) -> Any:
+    """The rows of a pending write as a table of arrays (bind parameters ``<name>__<column>``, PostgreSQL)."""
+    table, columns = _ARCHIVE_WRITES[name]
+    return (
+        func.unnest(
+            *(
+                bindparam(f"{name}__{column}", type_=postgresql.ARRAY(table.c[column].type, dimensions=1))
+                for column in columns
+            )
+        )
+        .table_valued(*columns, with_ordinality="row_no")
+        .render_derived(name=f"w_{name}")
+    )
+
+
+def _claims_of(name: str) -> Any:
+    table, _ = _ARCHIVE_WRITES[name]
+    return table.c.claim_id == any_(bindparam(f"{name}__claims", type_=postgresql.ARRAY(table.c.claim_id.type)))
+
+
+def _archive_write(name: str) -> list[Insert | Update | Delete]:
+    """A pending write as statements on arrays (PostgreSQL), in order."""
+    table, columns = _ARCHIVE_WRITES[name]
+    rows = _unnest(name)
+    if name in _INSERTS:
+        listed = select(*(rows.c[c] for c in columns)).order_by(rows.c.row_no)
+        return [table.insert().from_select(list(columns), listed)]
+    if name == "lines":
+        payable = (
+            select(rows.c.payable)
+            .where(rows.c.claim_id == _lines.c.claim_id, rows.c.line_no == _lines.c.line_no)
+            .scalar_subquery()
+        )
+        zero = literal(Decimal("0.00"), _lines.c.payable.type)
+        return [_lines.update().where(_claims_of(name)).values(payable=func.coalesce(payable, zero))]
+    if name == "denial_reasons":
+        kept = (
+            select(rows.c.reason)
+            .where(rows.c.claim_id == _denial_reasons.c.claim_id, rows.c.reason == _denial_reasons.c.reason)
+            .exists()
+        )
+        return [
+            _denial_reasons.delete().where(_claims_of(name), ~kept),
+            postgresql.insert(_denial_reasons)
+            .from_select(["claim_id", "reason"], select(rows.c.claim_id, rows.c.reason))
+            .on_conflict_do_nothing(),
+        ]
+    key, *changed = columns
+    return [table.update().where(table.c[key] == rows.c[key]).values({column: rows.c[column] for column in changed})]
+
+
+@functools.lru_cache(maxsize=64)
+def _archive_writes(names: tuple[str, ...]) -> Insert | Update | Delete:
+    """The archive's pending writes ``names`` in one statement (PostgreSQL): the last one, the others as
+    data-modifying CTEs before it (all see the rows as they were before it: no two touch the same row)."""
+    *others, last = [stmt for name in names for stmt in _archive_write(name)]
+    return last.add_cte(*(stmt.cte(f"write_{i}") for i, stmt in enumerate(others)))
+
+
+@functools.lru_cache(maxsize=8)
+def _archive_write_sqlite(name: str) -> Insert | Update:
+    """A pending write of rows elsewhere than on PostgreSQL: one statement executed for each row (bind
+    parameters ``w_<column>``)."""
+    table, columns = _ARCHIVE_WRITES[name]
+    if name in _INSERTS:
+        return table.insert().values({column: bindparam(f"w_{column}") for column in columns})
+    key, *changed = columns
+    return (
+        table.update()
+        .where(table.c[key] == bindparam(f"w_{key}"))
+        .values({column: bindparam(f"w_{column}") for column in changed})
+    )
+
+
+class _Archive:
+    """What the archive consumer's current transaction locked and read (``claims``) and the writes it has not
+    made yet."""
+
+    __slots__ = (
+        "changed_claims",
+        "changed_payments",
+        "claims",
+        "decided_lines",
+        "denial_reasons",
+        "new_payments",
+        "timeline",
+        "transaction",
+    )
+
+    def __init__(self, transaction: SessionTransaction) -> None:
+        self.transaction = transaction
+        self.claims: dict[str, ArchivedClaim] = {}
+        self.changed_claims: dict[str, ArchivedClaim] = {}
+        self.new_payments: dict[str, tuple[ArchivedPayment, dict[str, Any]]] = {}
+        self.changed_payments: dict[str, ArchivedPayment] = {}
+        self.decided_lines: dict[str, dict[int, Decimal]] = {}
+        self.denial_reasons: dict[str, list[str]] = {}
+        self.timeline: list[dict[str, Any]] = []
+
+    def payment(self, payment_id: str) -> ArchivedPayment | None:
+        """A payment this transaction added or changed."""
+        if payment_id in self.new_payments:
+            return self.new_payments[payment_id][0]
+        return self.changed_payments.get(payment_id)
+
+    def payment_of(self, read: ArchivedPayment) -> ArchivedPayment:
+        """A payment as read from the table, or as this transaction has it when it has it (read with its claim,
+        added or changed)."""
+        claim = self.claims.get(read.claim_id)
+        if claim is not None:
+            mine = next((p for p in claim.payments if p.payment_id == read.payment_id), None)
+            if mine is not None:
+                return mine
+        return self.payment(read.payment_id) or read
+
+    def changes_payments_of(self, claim_id: str) -> bool:
+        """Whether a payment of the claim is among the pending writes."""
+        return any(p.claim_id == claim_id for p, _ in self.new_payments.values()) or any(
+            p.claim_id == claim_id for p in self.changed_payments.values()
+        )
+
+    def take(self) -> list[tuple[str, list[str], list[dict[str, Any]]]]:
+        """The writes to make, in order, each with the claims it replaces rows of (``lines``, ``denial_reasons``)
+        and its rows (those with neither left out), and forget them."""
+        claims: list[dict[str, Any]] = []
+        decided: list[dict[str, Any]] = []
+        for c in self.changed_claims.values():
+            values = {column: getattr(c, column) for column in _CLAIM_WRITES}
+            if c.decided:
+                decided.append({**values, **{column: getattr(c, column) for column in _DECISION_WRITES}})
+                decided[-1]["decision"] = c.decision
+            else:
+                claims.append(values)
+        new_payments = [
+            {**values, "status": p.status, "updated_at": p.updated_at} for p, values in self.new_payments.values()
+        ]
+        payments = [
+            {"payment_id": p.payment_id, "status": p.status, "updated_at": p.updated_at}
+            for p in self.changed_payments.values()
+            if p.payment_id not in self.new_payments
+        ]
+        lines = [
+            {"claim_id": claim_id, "line_no": line_no, "payable": payable}
+            for claim_id, payables in self.decided_lines.items()
+            for line_no, payable in payables.items()
+        ]
+        reasons = [
+            {"claim_id": claim_id, "reason": reason}
+            for claim_id, unique in self.denial_reasons.items()
+            for reason in unique
+        ]
+        writes = [
+            ("claims", [], claims),
+            ("decided_claims", [], decided),
+            ("new_payments", [], new_payments),
+            ("payments", [], payments),
+            ("lines", list(self.decided_lines), lines),
+            ("denial_reasons", list(self.denial_reasons), reasons),
+            ("timeline", [], self.timeline),
+        ]
+        self.changed_claims, self.new_payments, self.changed_payments = {}, {}, {}
+        self.decided_lines, self.denial_reasons, self.timeline = {}, {}, []
+        return [(name, of, rows) for name, of, rows in writes if of or rows]
+
+
+_ARCHIVE = "claims_intake.archive"
+_WRITES_ARCHIVE = "claims_intake.writes_archive"
+
+
+def _archive(session: AsyncSession) -> _Archive:
+    """The archive state of the session's current transaction; its writes are made just before it commits.
+
+    A rolled-back transaction forgets them. They are never added inside a savepoint (whose rollback would
+    have to drop the ones added in it): that is refused.
+    """
+    sync = session.sync_session
+    if sync.get_nested_transaction() is not None:
+        raise RuntimeError("archive rows are not added inside a savepoint")
+    transaction = sync.get_transaction() or sync.begin()
+    archive: _Archive | None = sync.info.get(_ARCHIVE)
+    if archive is None or archive.transaction is not transaction:
+        archive = sync.info[_ARCHIVE] = _Archive(transaction)
+        if _WRITES_ARCHIVE not in sync.info:
+            sync.info[_WRITES_ARCHIVE] = True
+            event.listen(sync, "before_commit", _write_archive_at_commit)
+    return archive
+
+
+def _current_archive(sync: Session) -> _Archive | None:
+    archive: _Archive | None = sync.info.get(_ARCHIVE)
+    if archive is None or archive.transaction is not sync.get_transaction():
+        return None
+    return archive
+
+
+def _archive_statements(
+    sync: Session, writes: list[tuple[str, list[str], list[dict[str, Any]]]]
+) -> list[tuple[Any, Any]]:
+    """The statements (with their parameters) making pending archive writes: one on PostgreSQL; elsewhere
+    (SQLite) one per write of rows (a list of rows), and per claim for ``lines`` and ``denial_reasons``."""
+    bind = sync.bind
+    if bind is None or bind.dialect.name != "postgresql":
+        statements: list[tuple[Any, Any]] = []
+        for name, of, rows in writes:
+            if name == "lines":
+                for claim_id in of:
+                    listed = [row for row in rows if row["claim_id"] == claim_id]
+                    line_params: dict[str, Any] = {"p_claim_id": claim_id}
+                    for i, row in enumerate(listed):
+                        line_params[f"line_{i}"], line_params[f"payable_{i}"] = row["line_no"], row["payable"]
+                    statements.append((_set_line_payables(len(listed)), line_params))
+            elif name == "denial_reasons":
+                statements.extend((_CLEAR_DENIAL_REASONS, {"claim_id": claim_id}) for claim_id in of)
+                if rows:
+                    statements.append((_denial_reasons.insert(), rows))
+            else:
+                statements.append(
+                    (_archive_write_sqlite(name), [{f"w_{key}": value for key, value in row.items()} for row in rows])
+                )
+        return statements
+    params: dict[str, Any] = {}
+    for name, of, rows in writes:
+        params.update({f"{name}__{column}": [row[column] for row in rows] for column in _ARCHIVE_WRITES[name][1]})
+        if name in ("lines", "denial_reasons"):
+            params[f"{name}__claims"] = of
+    return [(_archive_writes(tuple(name for name, _, _ in writes)), params)]
+
+
+def _write_archive_at_commit(sync: Session) -> None:
+    """Before a commit: the transaction's pending archive writes."""
+    archive = _current_archive(sync)
+    if archive is not None:
+        writes = archive.take()
+        if writes:
+            connection = sync.connection()
+            for stmt, params in _archive_statements(sync, writes):
+                connection.execute(stmt, params)
+
+
+class ArchiveRepository:
+    """The archive consumer's claims and payments as plain rows (``ArchivedClaim``). Each claim is read once
+    per transaction, locked; what the consumer changes goes out just before the transaction commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def loaded(self, claim_id: str) -> ArchivedClaim | None:
+        """The claim as this transaction has it, when it read it here."""
+        archive = _current_archive(self.session.sync_session)
+        return None if archive is None else archive.claims.get(claim_id)
+
+    async def locked(
+        self, claim_id: str, *, payment_id: str | None = None
+    ) -> tuple[ArchivedClaim | None, ArchivedPayment | None]:
+        """The claim locked for update until the transaction ends, as this transaction has it (read once with its
+        payments, in one query); None when the claim is unknown. With it, the payment ``payment_id`` when it
+        exists but is not among the claim's payments (another claim's, most oddly), as this transaction has it.
+
+        Nothing the session holds pending is flushed first (the consumer adds no ORM objects): what the
+        archive has pending is in its ``ArchivedClaim`` and ``ArchivedPayment`` objects, and when it changed a
+        payment of a claim not read yet it is written before that claim is read."""
+        archive = _archive(self.session)
+        claim = archive.claims.get(claim_id)
+        connection = await self.session.connection()
+        if claim is not None:
+            if payment_id is None or any(p.payment_id == payment_id for p in claim.payments):
+                return claim, None
+            known = archive.payment(payment_id)
+            if known is not None:
+                return claim, known
+            found = (await connection.execute(_PAYMENT, {"payment_id": payment_id})).one_or_none()
+            return claim, None if found is None else archive.payment_of(ArchivedPayment(*found))
+        if archive.changes_payments_of(claim_id):
+            await self._write(archive)
+        params = {"claim_id": claim_id, "payment_id": payment_id}
+        rows = (await connection.execute(_ARCHIVED_CLAIM, params)).all()
+        if not rows:
+            return None, None
+        values = len(_CLAIM_VALUES)
+        claim = ArchivedClaim(*rows[0][:values])
+        elsewhere = None
+        for row in rows:
+            if row[values] is None:
+                continue
+            payment = ArchivedPayment(*row[values:])
+            if payment.claim_id == claim_id:
+                claim.payments.append(payment)
+            else:
+                elsewhere = archive.payment_of(payment)
+        archive.claims[claim_id] = claim
+        return claim, elsewhere
+
+    async def _write(self, archive: _Archive) -> None:
+        """Make the archive's pending writes now."""
+        writes = archive.take()
+        if writes:
+            connection = await self.session.connection()
+            for stmt, params in _archive_statements(self.session.sync_session, writes):
+                await connection.execute(stmt, params)
+
+    def claim_changed(self, claim: ArchivedClaim) -> None:
+        """Write the claim at commit: its status, ``updated_at``, first paid and decided times, and when it is
+        ``decided`` the decision's columns."""
+        _archive(self.session).changed_claims[claim.claim_id] = claim
+
+    def add_payment(self, payment: ArchivedPayment, *, amount: Decimal, currency: str, payee: str) -> None:
+        """INSERT a new payment at commit (with its status and ``updated_at`` as they are then)."""
+        values = {
+            "payment_id": payment.payment_id,
+            "claim_id": payment.claim_id,
+            "decision_version": payment.decision_version,
+            "amount": amount,
+            "currency": currency,
+            "payee": payee,
+        }
+        _archive(self.session).new_payments[payment.payment_id] = (payment, values)
+
+    def payment_changed(self, payment: ArchivedPayment) -> None:
+        """Write the payment's status and ``updated_at`` at commit."""
+        _archive(self.session).changed_payments[payment.payment_id] = payment
+
+    def set_decided_lines(self, claim_id: str, payables: dict[int, Decimal]) -> None:
+        """At commit, the latest decision's payable on each line (0.00 for a line the decision does not list);
+        a later call for the claim replaces this one."""
+        _archive(self.session).decided_lines[claim_id] = dict(payables)
+
+    def set_denial_reasons(self, claim_id: str, reasons: Sequence[str]) -> None:
+        """At commit, replace the claim's denial reasons with the latest decision's; a later call for the claim
+        replaces this one."""
+        _archive(self.session).denial_reasons[claim_id] = list(dict.fromkeys(reasons))
+
+    def add_timeline(self, entry: dict[str, Any]) -> None:
+        """INSERT a timeline entry (``TimelineRow``'s fields but ``id``) at commit, after those added before."""
+        _archive(self.session).timeline.append(entry)
 
 
 @dataclass(frozen=True)
@@ -255,32 +683,6 @@ class ClaimRepository:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def locked_with_payments(
-        self, claim_id: str, *, payment_id: str | None = None
-    ) -> tuple[ClaimRow | None, list[PaymentRow], PaymentRow | None]:
-        """In one query: the claim locked for update, its payments (ordered as ``payments``) and, when asked, the
-        payment ``payment_id`` (whichever claim it is of).
-
-        What the session holds pending is flushed first only when it could change what this query reads: a new
-        payment of this claim, or the payment asked for. Nothing else can (the columns it filters, joins and
-        orders on never change once written; a loaded object comes back as the session has it), so the changes
-        of a consumer's earlier events wait for the transaction's one flush at commit."""
-        params = {"claim_id": claim_id}
-        if payment_id is not None:
-            params["payment_id"] = payment_id
-        if any(
-            isinstance(new, PaymentRow) and (new.claim_id == claim_id or new.payment_id == payment_id)
-            for new in self.session.new
-        ):
-            await self.session.flush()
-        rows = (await self._unflushed(_LOCKED_WITH_PAYMENTS[payment_id is not None], params)).all()
-        if not rows:
-            return None, [], None
-        claim = rows[0][0]
-        found = [payment for _, payment in rows if payment is not None]
-        wanted = next((p for p in found if p.payment_id == payment_id), None)
-        return claim, [p for p in found if p.claim_id == claim.claim_id], wanted
-
     async def search(self, criteria: ClaimFilter, *, limit: int, after: tuple[datetime, str] | None) -> list[ClaimRow]:
         """Claims matching the criteria, newest first, from after the cursor position."""
         stmt = select(ClaimRow)
@@ -351,28 +753,6 @@ class ClaimRepository:
         )
         return list((await self.session.execute(stmt)).scalars())
 
-    async def set_decided_lines(self, claim_id: str, payables: dict[int, Decimal]) -> None:
-        """The latest decision's payable on each line (0.00 for a line the decision does not list), in one statement.
-
-        Lines are never loaded as objects, so nothing pending or in the session is affected."""
-        params: dict[str, Any] = {"p_claim_id": claim_id}
-        for i, (line_no, payable) in enumerate(payables.items()):
-            params[f"line_{i}"] = line_no
-            params[f"payable_{i}"] = payable
-        await self._unflushed(_set_line_payables(len(payables)), params)
-
-    async def set_denial_reasons(self, claim_id: str, reasons: Sequence[str]) -> None:
-        """Replace the denial reasons with the latest decision's: a DELETE, then one INSERT when there are any.
-
-        Both run now (denial reasons are never objects in the session), so a later decision of the same claim
-        in the same transaction replaces what an earlier one wrote."""
-        await self._unflushed(_CLEAR_DENIAL_REASONS, {"claim_id": claim_id})
-        unique = list(dict.fromkeys(reasons))
-        if unique:
-            await self._unflushed(
-                _denial_reasons.insert(), [{"claim_id": claim_id, "reason": reason} for reason in unique]
-            )
-
     async def add_feedback(self, survey_id: str, claim_id: str, score: int, received_at: datetime) -> None:
         """Keep a survey answer, unless one with this survey_id is kept already (one statement either way)."""
         insert = _insert(self.session)
@@ -382,10 +762,6 @@ class ClaimRepository:
             .on_conflict_do_nothing(index_elements=["survey_id"])
         )
         await self.session.execute(stmt)
-
-    async def payment(self, payment_id: str) -> PaymentRow | None:
-        """One payment."""
-        return await self.session.get(PaymentRow, payment_id)
 
     async def complaint(self, claim_id: str, complaint_id: str, *, lock: bool = False) -> ComplaintRow | None:
         """One complaint of a claim."""

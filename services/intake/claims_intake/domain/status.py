@@ -7,8 +7,9 @@ order, so the status is derived from facts rather than moved step by step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 RECEIVED = "received"
 PENDING_DOCUMENTS = "pending_documents"
@@ -72,6 +73,22 @@ def derive_status(facts: ClaimFacts) -> str:
     if facts.outcome in OUTCOMES and facts.decision_version is not None:
         return facts.outcome
     return IN_REVIEW
+
+
+def first_paid_at(
+    current: datetime | None, payment_status: str, settled_at: datetime | None, statuses: Iterable[str]
+) -> datetime | None:
+    """When the claim's first payment settled, after one of its payments moved to ``payment_status``.
+
+    ``current``: the time kept so far; ``settled_at``: when that payment settled (for ``settled``);
+    ``statuses``: the claim's payments' statuses now. A settlement earlier than the time kept replaces
+    it; a return leaving no settled payment clears it.
+    """
+    if payment_status == "settled" and settled_at is not None:
+        return settled_at if current is None or settled_at < current else current
+    if payment_status == "returned" and "settled" not in statuses:
+        return None
+    return current
 
 
 def is_decided(facts: ClaimFacts) -> bool:

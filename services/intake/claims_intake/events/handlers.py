@@ -1,13 +1,15 @@
-"""The case archive: intake follows adjudication, payment and notification events to keep each claim's story."""
+"""The case archive: intake follows adjudication, payment and notification events to keep each claim's story.
+
+The handlers work on plain rows (``ArchiveRepository``), not ORM objects: each claim an event changes is read
+once per transaction, locked, with its payments (a Kafka batch is applied in one transaction, so a claim's
+later events see what its earlier ones did); what they change is written when the transaction commits, in
+one statement on PostgreSQL.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
-
-from sqlalchemy import inspect
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims_contracts.envelope import EventEnvelope, EventPayload
 from claims_contracts.events import (
@@ -25,10 +27,10 @@ from claims_contracts.events import (
     VerificationRequested,
 )
 from claims_contracts.topics import ADJUDICATION_TOPIC, NOTIFICATION_TOPIC, PAYMENT_TOPIC
-from claims_intake.cases import record
-from claims_intake.db.models import ClaimRow, PaymentRow, TimelineRow
-from claims_intake.db.repositories import ClaimRepository
-from claims_platform.db import UnitOfWork, transaction_state
+from claims_intake.cases import record_archived
+from claims_intake.db.repositories import ArchivedClaim, ArchivedPayment, ArchiveRepository, ClaimRepository
+from claims_intake.domain import status
+from claims_platform.db import UnitOfWork
 from claims_platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -47,57 +49,17 @@ _PAYMENT_STATUS = {
 }
 
 
-@dataclass
-class _Locked:
-    """A claim this transaction has locked, with its payments as this session has them."""
-
-    row: ClaimRow
-    payments: list[PaymentRow]
-
-
-_LOCKED = "claims_intake.locked_claims"
-"""The claims the current transaction has locked and loaded, by claim_id (``transaction_state``)."""
-
-
-def _locked(session: AsyncSession) -> dict[str, _Locked]:
-    return transaction_state(session, _LOCKED, dict)
-
-
-def _still_loaded(session: AsyncSession, locked: _Locked) -> bool:
-    """Whether what was loaded is still as loaded (nothing expired or expunged any of it since)."""
-    sync = session.sync_session
-    for obj in (locked.row, *locked.payments):
-        state = inspect(obj)
-        if state.session is not sync or state.expired or state.expired_attributes or state.deleted:
-            return False
-    return True
-
-
 async def _claim(
     uow: UnitOfWork, envelope: EventEnvelope, *, payment_id: str | None = None
-) -> tuple[ClaimRepository, ClaimRow | None, list[PaymentRow], PaymentRow | None]:
-    """The event's claim, locked until the transaction ends, with its payments (and the payment ``payment_id``).
-
-    A transaction may apply several events (one Kafka batch): a claim an earlier one locked and loaded is
-    taken as the session has it, changes not yet flushed included, so it is not read again. Otherwise one
-    query reads claim and payments (flushing first what earlier events left pending).
-    """
-    repo = ClaimRepository(uow.session)
-    locked = _locked(uow.session).get(envelope.claim_id)
-    if locked is not None and _still_loaded(uow.session, locked):
-        wanted = None
-        if payment_id is not None:
-            wanted = next((p for p in locked.payments if p.payment_id == payment_id), None)
-            if wanted is None:  # a new payment, most likely; or, oddly, another claim's
-                wanted = await repo.payment(payment_id)
-        return repo, locked.row, locked.payments, wanted
-    row, payments, wanted = await repo.locked_with_payments(envelope.claim_id, payment_id=payment_id)
-    if row is None:
-        _locked(uow.session).pop(envelope.claim_id, None)
+) -> tuple[ArchiveRepository, ArchivedClaim | None, ArchivedPayment | None]:
+    """The event's claim, locked until the transaction ends, with its payments, as this transaction has it
+    (read once; None, logged, when intake does not know it); and the payment ``payment_id`` when it is
+    another claim's."""
+    archive = ArchiveRepository(uow.session)
+    claim, foreign = await archive.locked(envelope.claim_id, payment_id=payment_id)
+    if claim is None:
         log.warning("event for a claim intake does not know", event_type=envelope.event_type)
-        return repo, None, [], None
-    _locked(uow.session)[envelope.claim_id] = _Locked(row, payments)
-    return repo, row, payments, wanted
+    return archive, claim, foreign
 
 
 def _explanation(adjustments: list[Any], locale: str) -> str:
@@ -107,48 +69,9 @@ def _explanation(adjustments: list[Any], locale: str) -> str:
     return "Paid as billed." if locale == "en" else "按计划全额赔付。"
 
 
-async def on_adjudicated(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
-    """A decision: keep it when it is the latest, note who decided."""
-    assert isinstance(payload, ClaimAdjudicated)
-    repo, row, payments, _ = await _claim(uow, envelope)
-    if row is None:
-        return
-    details = {
-        "decision_version": payload.decision_version,
-        "outcome": payload.outcome.value,
-        "payable": f"{payload.payable:.2f}",
-        "automatic": payload.automatic,
-        "denial_reasons": [r.value for r in payload.denial_reasons],
-    }
-    first_decided_at = row.first_decided_at
-    if first_decided_at is None or payload.decided_at < first_decided_at:
-        first_decided_at = payload.decided_at
-    if row.decision_version is not None and payload.decision_version <= row.decision_version:
-        row.first_decided_at = first_decided_at
-        await record(
-            repo,
-            row,
-            at=envelope.occurred_at,
-            actor=payload.decided_by,
-            kind="stale_decision_ignored",
-            details=details,
-            payments=payments,
-        )
-        return
-    # Lines and denial reasons are written now, by statements of their own (they flush nothing); the claim's
-    # own changes below wait for the next flush, so they go in one UPDATE with those of any earlier event.
-    await repo.set_decided_lines(row.claim_id, {line.line_no: line.payable for line in payload.lines})
-    await repo.set_denial_reasons(row.claim_id, [r.value for r in payload.denial_reasons])
-    row.first_decided_at = first_decided_at
-    locale = (row.data.get("member") or {}).get("locale") or "zh-CN"
-    row.decision_version = payload.decision_version
-    row.outcome = payload.outcome.value
-    row.pended = False
-    row.pended_at = None
-    row.payable = payload.payable
-    row.decision_automatic = payload.automatic
-    row.deciders = [*row.deciders, payload.decided_by]
-    row.decision = {
+def _decision(payload: ClaimAdjudicated, locale: str) -> dict[str, Any]:
+    """The decision as the claim keeps it, explained in the member's ``locale``."""
+    return {
         "version": payload.decision_version,
         "outcome": payload.outcome.value,
         "charged": f"{payload.charged:.2f}",
@@ -170,88 +93,117 @@ async def on_adjudicated(uow: UnitOfWork, envelope: EventEnvelope, payload: Even
             for line in payload.lines
         ],
     }
+
+
+async def on_adjudicated(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
+    """A decision: keep it when it is the latest, note who decided."""
+    assert isinstance(payload, ClaimAdjudicated)
+    archive, claim, _ = await _claim(uow, envelope)
+    if claim is None:
+        return
     denials = [r.value for r in payload.denial_reasons]
-    reason = payload.outcome.value + (": " + ", ".join(denials) if denials else "")
-    await record(
-        repo,
-        row,
+    details = {
+        "decision_version": payload.decision_version,
+        "outcome": payload.outcome.value,
+        "payable": f"{payload.payable:.2f}",
+        "automatic": payload.automatic,
+        "denial_reasons": denials,
+    }
+    if claim.first_decided_at is None or payload.decided_at < claim.first_decided_at:
+        claim.first_decided_at = payload.decided_at
+    if claim.decision_version is not None and payload.decision_version <= claim.decision_version:
+        record_archived(
+            archive,
+            claim,
+            at=envelope.occurred_at,
+            actor=payload.decided_by,
+            kind="stale_decision_ignored",
+            details=details,
+        )
+        return
+    archive.set_decided_lines(claim.claim_id, {line.line_no: line.payable for line in payload.lines})
+    archive.set_denial_reasons(claim.claim_id, denials)
+    claim.decided = True
+    claim.decision_version = payload.decision_version
+    claim.outcome = payload.outcome.value
+    claim.pended = False
+    claim.pended_at = None
+    claim.payable = payload.payable
+    claim.decision_automatic = payload.automatic
+    claim.deciders = [*claim.deciders, payload.decided_by]
+    claim.decision = _decision(payload, claim.locale or "zh-CN")
+    record_archived(
+        archive,
+        claim,
         at=envelope.occurred_at,
         actor=payload.decided_by,
         kind="decided",
-        reason=reason,
+        reason=payload.outcome.value + (": " + ", ".join(denials) if denials else ""),
         details=details,
-        payments=payments,
     )
 
 
 async def on_pended(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
     """Risk rules sent the claim to human review."""
     assert isinstance(payload, ClaimPended)
-    repo, row, payments, _ = await _claim(uow, envelope)
-    if row is None:
+    archive, claim, _ = await _claim(uow, envelope)
+    if claim is None:
         return
-    row.pended = True
-    row.pended_at = envelope.occurred_at
+    claim.pended = True
+    claim.pended_at = envelope.occurred_at
     reasons = [r.value for r in payload.reasons]
-    await record(
-        repo,
-        row,
+    record_archived(
+        archive,
+        claim,
         at=envelope.occurred_at,
         actor=envelope.producer,
         kind="pended",
         reason=", ".join(reasons),
         details={"review_id": payload.review_id, "reasons": reasons},
-        payments=payments,
     )
 
 
 async def on_verification(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
     """A reviewer asked the hospital to confirm records and bill."""
     assert isinstance(payload, VerificationRequested)
-    repo, row, payments, _ = await _claim(uow, envelope)
-    if row is None:
+    archive, claim, _ = await _claim(uow, envelope)
+    if claim is None:
         return
-    await record(
-        repo,
-        row,
+    record_archived(
+        archive,
+        claim,
         at=envelope.occurred_at,
         actor=payload.requested_by,
         kind="verification_requested",
         reason=payload.message,
         details={"review_id": payload.review_id, "provider_id": payload.provider_id},
-        payments=payments,
     )
 
 
 async def on_payment(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
     """A payment's progress."""
     assert isinstance(payload, PaymentEvent)
-    repo, row, payments, payment = await _claim(uow, envelope, payment_id=payload.payment_id)
-    if row is None:
+    archive, claim, payment = await _claim(uow, envelope, payment_id=payload.payment_id)
+    if claim is None:
         return
     new_status = _PAYMENT_STATUS[type(payload)]
     if payment is None:
-        payment = PaymentRow(
-            payment_id=payload.payment_id,
-            claim_id=payload.claim_id,
-            decision_version=payload.decision_version,
-            amount=payload.amount,
-            currency=payload.currency,
-            payee=payload.payee.value,
-            status=new_status,
-            updated_at=envelope.occurred_at,
+        payment = next((p for p in claim.payments if p.payment_id == payload.payment_id), None)
+    if payment is None:
+        payment = ArchivedPayment(
+            payload.payment_id, payload.claim_id, payload.decision_version, new_status, envelope.occurred_at
         )
-        repo.add(payment)
-        if payment.claim_id == row.claim_id:
-            payments.append(payment)
+        archive.add_payment(payment, amount=payload.amount, currency=payload.currency, payee=payload.payee.value)
+        if payment.claim_id == claim.claim_id:
+            claim.payments.append(payment)
     else:  # one claim's payment events arrive in order (same topic, same key)
         payment.status = new_status
         payment.updated_at = envelope.occurred_at
-    if isinstance(payload, PaymentCompleted):
-        if row.first_paid_at is None or payload.settled_at < row.first_paid_at:
-            row.first_paid_at = payload.settled_at
-    elif isinstance(payload, PaymentReturned) and not any(p.status == "settled" for p in payments):
-        row.first_paid_at = None
+        archive.payment_changed(payment)
+    settled_at = payload.settled_at if isinstance(payload, PaymentCompleted) else None
+    claim.first_paid_at = status.first_paid_at(
+        claim.first_paid_at, new_status, settled_at, (p.status for p in claim.payments)
+    )
     details: dict[str, Any] = {
         "payment_id": payload.payment_id,
         "amount": f"{payload.amount:.2f}",
@@ -261,32 +213,30 @@ async def on_payment(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPay
     reason = getattr(payload, "reason", None)
     if isinstance(payload, PaymentFailed):
         details["retryable"] = payload.retryable
-    await record(
-        repo,
-        row,
+    record_archived(
+        archive,
+        claim,
         at=envelope.occurred_at,
         actor=envelope.producer,
         kind=f"payment_{new_status}",
         reason=reason,
         details=details,
-        payments=payments,
     )
 
 
 async def on_overpayment(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
     """A lower re-decision left an amount to recover."""
     assert isinstance(payload, OverpaymentRecorded)
-    repo, row, payments, _ = await _claim(uow, envelope)
-    if row is None:
+    archive, claim, _ = await _claim(uow, envelope)
+    if claim is None:
         return
-    await record(
-        repo,
-        row,
+    record_archived(
+        archive,
+        claim,
         at=envelope.occurred_at,
         actor=envelope.producer,
         kind="overpayment_recorded",
         details={"amount": f"{payload.amount:.2f}", "decision_version": payload.decision_version},
-        payments=payments,
     )
 
 
@@ -294,7 +244,8 @@ async def on_notification(uow: UnitOfWork, envelope: EventEnvelope, payload: Eve
     """A message went to the claimant: a line on the timeline; the claim itself does not change.
 
     So the claim is neither locked nor read (four messages a claim, each was a read and an update): one
-    INSERT … SELECT takes its current status, unless this transaction already holds the claim.
+    INSERT … SELECT takes its current status, unless this transaction already holds the claim, whose status
+    it then takes as it has it.
     """
     assert isinstance(payload, NotificationSent)
     note: dict[str, Any] = {
@@ -308,30 +259,33 @@ async def on_notification(uow: UnitOfWork, envelope: EventEnvelope, payload: Eve
             "locale": payload.locale,
         },
     }
-    repo = ClaimRepository(uow.session)
-    locked = _locked(uow.session).get(envelope.claim_id)
-    if locked is not None and _still_loaded(uow.session, locked):
-        current = locked.row.status
-        repo.add(TimelineRow(claim_id=envelope.claim_id, status_from=current or None, status_to=current, **note))
-    elif not await repo.note(envelope.claim_id, **note):
+    archive = ArchiveRepository(uow.session)
+    claim = archive.loaded(envelope.claim_id)
+    if claim is not None:
+        current = claim.status
+        archive.add_timeline(
+            {"claim_id": envelope.claim_id, "status_from": current or None, "status_to": current, **note}
+        )
+    elif not await ClaimRepository(uow.session).note(envelope.claim_id, **note):
         log.warning("event for a claim intake does not know", event_type=envelope.event_type)
 
 
 async def on_feedback(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
     """The claimant answered the satisfaction survey."""
     assert isinstance(payload, FeedbackReceived)
-    repo, row, payments, _ = await _claim(uow, envelope)
-    if row is None:
+    archive, claim, _ = await _claim(uow, envelope)
+    if claim is None:
         return
-    await repo.add_feedback(payload.survey_id, row.claim_id, payload.score, envelope.occurred_at)
-    await record(
-        repo,
-        row,
+    await ClaimRepository(uow.session).add_feedback(
+        payload.survey_id, claim.claim_id, payload.score, envelope.occurred_at
+    )
+    record_archived(
+        archive,
+        claim,
         at=envelope.occurred_at,
         actor=envelope.producer,
         kind="feedback_received",
         details={"survey_id": payload.survey_id, "score": payload.score},
-        payments=payments,
     )
 
 
