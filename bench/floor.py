@@ -244,7 +244,7 @@ async def documents_cost(n: int) -> Cost:
 
 
 def _per_claim(spec: str) -> dict[str, float]:
-    counts = {"http": 1.0, "documents": 1.0, "sql": 30.3, "txn": 4.4, "produce": 9.0, "commit": 0.0}
+    counts = {"http": 1.0, "documents": 1.0, "sql": 27.9, "txn": 4.3, "produce": 9.0, "commit": 0.0}
     for part in filter(None, spec.split(",")):
         key, _, value = part.partition("=")
         counts[key.strip()] = float(value)
