@@ -1,46 +1,36 @@
 """Every query of the adjudication service. Repositories read and write through the session; they never commit.
 
 The rows a decision writes (a new claim, the decision, the accumulators it moves) are not ORM objects in the
-session: they are collected per transaction (``_pending``) and written without a unit-of-work flush, in one
-statement on PostgreSQL (each table's rows as arrays, data-modifying CTEs, ``_writes_statement``), one per
-table on SQLite. They are written just before the transaction commits, before any ORM flush (an ORM row may
-refer to them, e.g. a review to its new claim), and before a query that reads those tables, except the hot
-ones, which take them into account themselves: ``PolicyRepository.head`` (is the claim here), the member's
-history, and ``AccumulatorRepository.lock`` (the rows this transaction locked are kept, with what it changed).
+session: they are collected per transaction (``_PENDING``) and written without a unit-of-work flush by the
+kit's ``claims_platform.pending_writes``, in one statement on PostgreSQL (each table's rows as arrays,
+data-modifying CTEs), one per table on SQLite. They are written just before the transaction commits, before
+any ORM flush (an ORM row may refer to them, e.g. a review to its new claim), and before a query that reads
+those tables, except the hot ones, which take them into account themselves: ``PolicyRepository.head`` (is the
+claim here), the member's history, and ``AccumulatorRepository.lock`` (the rows this transaction locked are
+kept, with what it changed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Insert,
     Row,
-    Select,
     Table,
-    Text,
-    Update,
     and_,
     bindparam,
-    cast,
-    event,
     false,
-    func,
-    insert,
     literal,
     or_,
     select,
-    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from claims_adjudication.db.models import (
     AccumulatorRow,
@@ -53,6 +43,7 @@ from claims_adjudication.db.models import (
     ReviewRow,
     VerificationRow,
 )
+from claims_platform.pending_writes import InsertRows, Statements, UpdateRows, WritesAtCommit, write_statements
 
 ZERO = Decimal("0.00")
 ACTIVE_REVIEW = ("open", "awaiting_second_approval")
@@ -143,176 +134,44 @@ class LockedAccumulators:
 
 
 _ACC_KEY = ("member_id", "policy_number", "period_start")
-_ACC_CHANGES = "accumulator_changes"
+_NEW_CLAIMS = InsertRows(CLAIMS.name, CLAIMS, tuple(column.key for column in CLAIMS.columns))
+_NEW_DECISIONS = InsertRows(DECISIONS.name, DECISIONS, tuple(column.key for column in DECISIONS.columns))
+_ACC_CHANGES = UpdateRows(
+    "accumulator_changes", ACCUMULATORS, tuple(column.key for column in ACCUMULATORS.columns), key=_ACC_KEY
+)
 """The pending write that is not new rows: the accumulators changed (key and every other column)."""
-_WRITE_ORDER = (CLAIMS.name, DECISIONS.name, _ACC_CHANGES)
-"""The pending writes, in the order they go out (a claim before its decisions)."""
-_PENDING = "claims_adjudication.pending"
-_WRITES_PENDING = "claims_adjudication.writes_pending"
 
 
 class _Pending:
     """One transaction's writes not made yet, and the accumulator rows it locked (``locked``: kept until the
     transaction ends, for they stay locked and only this transaction changes them)."""
 
-    __slots__ = ("accumulators", "claims", "decisions", "locked", "transaction")
+    __slots__ = ("accumulators", "claims", "decisions", "locked")
 
-    def __init__(self, transaction: SessionTransaction) -> None:
-        self.transaction = transaction
+    def __init__(self) -> None:
         self.locked: dict[tuple[str, str, date], LockedAccumulators] = {}
         self.claims: dict[str, NewClaim] = {}
         self.decisions: list[NewDecision] = []
         self.accumulators: dict[tuple[str, str, date], LockedAccumulators] = {}
 
-    def take(self) -> list[tuple[str, list[dict[str, Any]]]]:
-        """The writes to make, in order, as rows of column values (those without rows left out), and forget
-        them."""
-        rows = {
-            CLAIMS.name: [_values(claim) for claim in self.claims.values()],
-            DECISIONS.name: [_values(decision) for decision in self.decisions],
-            _ACC_CHANGES: [_values(acc) for acc in self.accumulators.values()],
-        }
+    def take_statements(self, session: Session) -> Statements:
+        """The statements making the writes, in order (a claim before its decisions), and forget them."""
+        writes = [
+            (_NEW_CLAIMS, [_values(claim) for claim in self.claims.values()]),
+            (_NEW_DECISIONS, [_values(decision) for decision in self.decisions]),
+            (_ACC_CHANGES, [_values(acc) for acc in self.accumulators.values()]),
+        ]
         self.claims, self.decisions, self.accumulators = {}, [], {}
-        return [(name, rows[name]) for name in _WRITE_ORDER if rows[name]]
+        return write_statements(session, writes)
 
 
 def _values(row: NewClaim | NewDecision | LockedAccumulators) -> dict[str, Any]:
     return {f.name: getattr(row, f.name) for f in fields(row)}
 
 
-def _pending(session: AsyncSession) -> _Pending:
-    """The pending writes of the session's current transaction (``_write_pending`` makes them).
-
-    A rolled-back transaction forgets them. They are never added inside a savepoint (whose rollback would
-    have to drop the ones added in it): that is refused.
-    """
-    sync = session.sync_session
-    if sync.get_nested_transaction() is not None:
-        raise RuntimeError("claims, decisions and accumulators are not written inside a savepoint")
-    transaction = sync.get_transaction() or sync.begin()
-    pending: _Pending | None = sync.info.get(_PENDING)
-    if pending is None or pending.transaction is not transaction:
-        pending = sync.info[_PENDING] = _Pending(transaction)
-        if _WRITES_PENDING not in sync.info:
-            sync.info[_WRITES_PENDING] = True
-            event.listen(sync, "before_commit", _write_pending)
-            event.listen(sync, "before_flush", _write_pending_before_flush)
-    return pending
-
-
-def _current_pending(sync: Session) -> _Pending | None:
-    """The pending writes of the current transaction, if it has any."""
-    pending: _Pending | None = sync.info.get(_PENDING)
-    if pending is None or pending.transaction is not sync.get_transaction():
-        return None
-    return pending
-
-
-def _write_pending(session: Session) -> None:
-    """Make the transaction's pending writes (before a commit, a flush, or a query that reads them), before the
-    session's own (an ORM row may refer to them)."""
-    pending = _current_pending(session)
-    if pending is not None:
-        with session.no_autoflush:
-            for stmt, params in _statements(session, pending.take()):
-                session.execute(stmt, params)
-
-
-def _write_pending_before_flush(session: Session, *_: Any) -> None:
-    _write_pending(session)
-
-
-async def write_pending(session: AsyncSession) -> None:
-    """Make the writes pending in this transaction now, for a query to see them."""
-    if _current_pending(session.sync_session) is not None:
-        await session.run_sync(_write_pending)
-
-
-@lru_cache(maxsize=8)
-def _columns(name: str) -> tuple[str, ...]:
-    """The columns a pending write carries."""
-    table = ACCUMULATORS if name == _ACC_CHANGES else DECISIONS if name == DECISIONS.name else CLAIMS
-    return tuple(column.key for column in table.columns)
-
-
-def _arrays(name: str, table: Table) -> Select[Any]:
-    """SELECT unnest(…) AS <column>, …: one array parameter ``<name>__<column>`` per column of a pending
-    write, so one statement takes any number of rows (PostgreSQL), in the arrays' order. A JSON column's
-    values come as text (``_json_text``), cast to JSON."""
-
-    def unnest(column: str) -> Any:
-        type_ = table.c[column].type
-        if isinstance(type_, JSON):
-            return cast(func.unnest(cast(bindparam(f"{name}__{column}"), postgresql.ARRAY(Text))), type_)
-        return func.unnest(cast(bindparam(f"{name}__{column}"), postgresql.ARRAY(type_)))
-
-    return select(*(unnest(column).label(column) for column in _columns(name)))
-
-
-def _json_text(session: Session) -> Callable[[Any], Any]:
-    """How the session's database serializes a JSON value (the ORM's own way, so the stored text is the same)."""
-    dialect = session.get_bind().dialect
-    process = JSON().dialect_impl(dialect).bind_processor(dialect)
-    assert process is not None
-    return process
-
-
-@lru_cache(maxsize=8)
-def _json_columns(name: str) -> frozenset[str]:
-    """The JSON columns of a pending write."""
-    table = ACCUMULATORS if name == _ACC_CHANGES else _new_rows_table(name)
-    return frozenset(column for column in _columns(name) if isinstance(table.c[column].type, JSON))
-
-
-def _write_statement(name: str) -> Insert | Update:
-    """A pending write as one statement of arrays (PostgreSQL): an INSERT … SELECT, or for the accumulators
-    an UPDATE … FROM."""
-    if name != _ACC_CHANGES:
-        table = CLAIMS if name == CLAIMS.name else DECISIONS
-        return insert(table).from_select(_columns(name), _arrays(name, table))
-    changes = _arrays(name, ACCUMULATORS).subquery("changes")
-    return (
-        update(ACCUMULATORS)
-        .where(*(ACCUMULATORS.c[key] == changes.c[key] for key in _ACC_KEY))
-        .values({column: changes.c[column] for column in _columns(name) if column not in _ACC_KEY})
-    )
-
-
-@lru_cache(maxsize=16)
-def _writes_statement(names: tuple[str, ...]) -> Insert | Update:
-    """One statement making several pending writes (built once per combination, PostgreSQL): the last one,
-    the others as data-modifying CTEs before it (foreign keys are checked at the end of the statement)."""
-    *others, last = names
-    stmt = _write_statement(last)
-    for name in others:
-        stmt = stmt.add_cte(_write_statement(name).cte(f"write_{name}"))
-    return stmt
-
-
-def _statements(session: Session, writes: list[tuple[str, list[dict[str, Any]]]]) -> list[tuple[Any, Any]]:
-    """The statements (with their parameters) making a transaction's pending writes: one on PostgreSQL
-    (arrays), one per table elsewhere (SQLite: a list of rows)."""
-    if not writes:
-        return []
-    bind = session.bind
-    if bind is None or bind.dialect.name != "postgresql":
-        return [
-            (update(AccumulatorRow) if name == _ACC_CHANGES else insert(_new_rows_table(name)), rows)
-            for name, rows in writes
-        ]
-    json_text = _json_text(session)
-    params = {
-        f"{name}__{column}": [json_text(row[column]) for row in rows]
-        if column in _json_columns(name)
-        else [row[column] for row in rows]
-        for name, rows in writes
-        for column in _columns(name)
-    }
-    return [(_writes_statement(tuple(name for name, _ in writes)), params)]
-
-
-def _new_rows_table(name: str) -> Table:
-    return CLAIMS if name == CLAIMS.name else DECISIONS
+_PENDING = WritesAtCommit("claims_adjudication.pending", _Pending, before_flush=True)
+"""The pending writes of a transaction (``claims_platform.pending_writes``): made before it commits, before any
+ORM flush (an ORM row may refer to them), and before a query that reads those tables (``write_now``)."""
 
 
 class PlanRepository:
@@ -392,7 +251,7 @@ class PolicyRepository:
         else:
             result = await self.session.execute(_HEAD_AND_CLAIM, {"policy_number": policy_number, "claim_id": claim_id})
         row = result.one()
-        pending = _current_pending(self.session.sync_session) if claim_id is not None else None
+        pending = _PENDING.current(self.session) if claim_id is not None else None
         return PolicyHead(
             claim_seen=bool(row.claim_seen) or (pending is not None and claim_id in pending.claims),
             policy_version=row.version,
@@ -441,7 +300,7 @@ class ClaimRepository:
 
     async def get(self, claim_id: str, *, lock: bool = False) -> ClaimRow | None:
         """A claim by id."""
-        await write_pending(self.session)
+        await _PENDING.write_now(self.session)
         stmt = select(ClaimRow).where(ClaimRow.claim_id == claim_id)
         if lock:
             stmt = stmt.with_for_update()
@@ -450,7 +309,7 @@ class ClaimRepository:
     def add(self, claim: NewClaim) -> None:
         """Stage a new claim (whether it is here already is asked first, under the consumer's claim lock); it is
         written as it is when the transaction writes it."""
-        _pending(self.session).claims[claim.claim_id] = claim
+        _PENDING.collector(self.session).claims[claim.claim_id] = claim
 
     async def history_of_member(
         self, member_id: str, exclude_claim_id: str
@@ -460,7 +319,7 @@ class ClaimRepository:
         rows: list[Row[str, str, str, date, date, Decimal, str] | NewClaim] = list(
             (await self.session.execute(_HISTORY, {"member_id": member_id, "claim_id": exclude_claim_id})).all()
         )
-        pending = _current_pending(self.session.sync_session)
+        pending = _PENDING.current(self.session)
         if pending is not None:
             rows.extend(
                 claim
@@ -500,7 +359,7 @@ class AccumulatorRepository:
         here until the first ends, then gets the row as that one left it) and returns it. What the caller
         changes in it is written with ``changed``.
         """
-        pending = _pending(self.session)
+        pending = _PENDING.collector(self.session)
         locked = pending.locked.get((member_id, policy_number, period_start))
         if locked is not None:
             return locked
@@ -523,11 +382,11 @@ class AccumulatorRepository:
 
     def changed(self, row: LockedAccumulators) -> None:
         """Stage the write of a locked row as it is now (the last state staged is the one written)."""
-        _pending(self.session).accumulators[row.key] = row
+        _PENDING.collector(self.session).accumulators[row.key] = row
 
     async def of_member(self, member_id: str, policy_number: str | None) -> Sequence[AccumulatorRow]:
         """A member's accumulators, per policy and period."""
-        await write_pending(self.session)
+        await _PENDING.write_now(self.session)
         stmt = select(AccumulatorRow).where(AccumulatorRow.member_id == member_id)
         if policy_number is not None:
             stmt = stmt.where(AccumulatorRow.policy_number == policy_number)
@@ -572,18 +431,18 @@ class DecisionRepository:
 
     def add(self, decision: NewDecision) -> None:
         """Stage a new decision."""
-        _pending(self.session).decisions.append(decision)
+        _PENDING.collector(self.session).decisions.append(decision)
 
     async def of_claim(self, claim_id: str) -> Sequence[DecisionRow]:
         """Every decision on a claim, oldest first."""
-        await write_pending(self.session)
+        await _PENDING.write_now(self.session)
         stmt = select(DecisionRow).where(DecisionRow.claim_id == claim_id).order_by(DecisionRow.version)
         return (await self.session.execute(stmt)).scalars().all()
 
     async def of_claim_in_review(self, claim_id: str) -> tuple[Sequence[DecisionRow], bool]:
         """Every decision on a claim, oldest first, and whether it has an active review (one query; when it
         has no decision, whether it is in review is not asked and False)."""
-        await write_pending(self.session)
+        await _PENDING.write_now(self.session)
         in_review = (
             select(ReviewRow.review_id)
             .where(ReviewRow.claim_id == claim_id, ReviewRow.status.in_(ACTIVE_REVIEW))
@@ -596,7 +455,7 @@ class DecisionRepository:
 
     async def get(self, claim_id: str, version: int) -> DecisionRow | None:
         """One version of a claim's decision."""
-        await write_pending(self.session)
+        await _PENDING.write_now(self.session)
         return await self.session.get(DecisionRow, (claim_id, version))
 
 

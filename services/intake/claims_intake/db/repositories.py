@@ -1,8 +1,10 @@
 """Every query of the intake service. Repositories never commit: the unit of work does.
 
 The archive consumer applies its events on plain rows (``ArchiveRepository``), not ORM objects: what they
-change is collected (``_Archive``) and written just before the transaction commits, without a unit-of-work
-flush: in one statement on PostgreSQL (each write's rows as arrays), one per table (or claim) on SQLite.
+change is collected per transaction (``_ARCHIVE``) and written just before it commits, without a unit-of-work
+flush, by the kit's ``claims_platform.pending_writes``: in one statement on PostgreSQL (each write's rows as
+arrays), one per write (or claim) on SQLite. A new claim's rows are INSERTed the same way
+(``NewClaimRepository.write``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     Date,
     Delete,
     Insert,
@@ -27,7 +30,6 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    event,
     func,
     inspect,
     literal,
@@ -36,8 +38,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction, class_mapper
+from sqlalchemy.orm import Session, class_mapper
 
 from claims_intake.db.models import (
     ClaimLineRow,
@@ -51,6 +54,7 @@ from claims_intake.db.models import (
     TimelineRow,
     metadata,
 )
+from claims_platform.pending_writes import InsertRows, Statements, UpdateRows, Write, WritesAtCommit, write_statements
 from claims_platform.types import UtcDateTime
 
 
@@ -118,36 +122,6 @@ _NEW_ROW_TABLES: dict[type, Table] = {
 _COLUMNS = {
     cls: tuple((attr.key, attr.columns[0].key) for attr in class_mapper(cls).column_attrs) for cls in _NEW_ROW_TABLES
 }
-
-
-NewRowsShape = tuple[tuple[str, tuple[str, ...]], ...]
-"""Per group of new rows, in the order they are written: the table's name and the columns given."""
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_new_rows(shape: NewRowsShape) -> Insert:
-    """One INSERT of every group of rows of ``shape`` (PostgreSQL): each group but the last a data-modifying CTE
-    of the last one's INSERT. Bind parameters ``g<group>_<column>``: the group's values of the column, as an
-    array in row order (so the text is the same whatever the number of rows); rows go in in that order.
-
-    The foreign keys are checked at the end of the statement, so a row may refer to one of an earlier group."""
-    inserts = []
-    for group, (name, columns) in enumerate(shape):
-        table = metadata.tables[name]
-        arrays = (
-            func.unnest(
-                *(
-                    bindparam(f"g{group}_{column}", type_=postgresql.ARRAY(table.c[column].type, dimensions=1))
-                    for column in columns
-                )
-            )
-            .table_valued(*columns, with_ordinality="row_no")
-            .render_derived(name=f"g{group}")
-        )
-        rows = select(*(arrays.c[column] for column in columns)).order_by(arrays.c.row_no)
-        inserts.append(table.insert().from_select(list(columns), rows))
-    *first, last = inserts
-    return last.add_cte(*(insert.cte(f"new_{group}") for group, insert in enumerate(first)))
 
 
 def _set_values(obj: Any) -> dict[str, Any]:
@@ -236,100 +210,100 @@ _PAYMENT = select(*_PAYMENT_VALUES).where(_payments.c.payment_id == bindparam("p
 _CLAIM_WRITES = ("claim_id", "status", "updated_at", "pended", "pended_at", "first_paid_at", "first_decided_at")
 _DECISION_WRITES = ("decision_version", "outcome", "payable", "decision_automatic", "deciders")
 
-_ARCHIVE_WRITES: dict[str, tuple[Table, tuple[str, ...]]] = {
-    "claims": (_claims, _CLAIM_WRITES),
-    "decided_claims": (_claims, (*_CLAIM_WRITES, *_DECISION_WRITES, "decision")),
-    "new_payments": (
-        _payments,
-        ("payment_id", "claim_id", "decision_version", "amount", "currency", "payee", "status", "updated_at"),
-    ),
-    "payments": (_payments, ("payment_id", "status", "updated_at")),
-    "lines": (_lines, ("claim_id", "line_no", "payable")),
-    "denial_reasons": (_denial_reasons, ("claim_id", "reason")),
-    "timeline": (_timeline, ("claim_id", "at", "actor", "kind", "reason", "status_from", "status_to", "details")),
-}
-"""The archive's pending writes, in the order they go out: per write its table and the columns of its rows.
 
-``new_payments`` and ``timeline`` INSERT their rows in the order added; ``claims``, ``decided_claims`` and
-``payments`` UPDATE the row the first column names (one row each, a claim in one of the two). ``lines`` and
-``denial_reasons`` replace what the claims their bind parameter ``<name>__claims`` lists have: each line of
-such a claim gets its payable among the rows, 0.00 when it has none; the denial reasons become the rows."""
+@dataclass(frozen=True)
+class _ReplaceLines(Write):
+    """Each line of the claims its rows name (claim → line number → payable) gets its payable among them, 0.00
+    when it has none (a claim listed with no line sets them all to 0.00)."""
 
-_INSERTS = ("new_payments", "timeline")
+    def params(self, rows: dict[str, dict[int, Decimal]], dialect: Dialect) -> dict[str, Any]:
+        """The lines' rows, and ``<name>__claims``: the claims whose lines are replaced."""
+        listed = [
+            {"claim_id": claim_id, "line_no": line_no, "payable": payable}
+            for claim_id, payables in rows.items()
+            for line_no, payable in payables.items()
+        ]
+        return {**super().params(listed, dialect), f"{self.name}__claims": list(rows)}
 
-
-def _unnest(name: str) -> Any:
-    """The rows of a pending write as a table of arrays (bind parameters ``<name>__<column>``, PostgreSQL)."""
-    table, columns = _ARCHIVE_WRITES[name]
-    return (
-        func.unnest(
-            *(
-                bindparam(f"{name}__{column}", type_=postgresql.ARRAY(table.c[column].type, dimensions=1))
-                for column in columns
-            )
-        )
-        .table_valued(*columns, with_ordinality="row_no")
-        .render_derived(name=f"w_{name}")
-    )
-
-
-def _claims_of(name: str) -> Any:
-    table, _ = _ARCHIVE_WRITES[name]
-    return table.c.claim_id == any_(bindparam(f"{name}__claims", type_=postgresql.ARRAY(table.c.claim_id.type)))
-
-
-def _archive_write(name: str) -> list[Insert | Update | Delete]:
-    """A pending write as statements on arrays (PostgreSQL), in order."""
-    table, columns = _ARCHIVE_WRITES[name]
-    rows = _unnest(name)
-    if name in _INSERTS:
-        listed = select(*(rows.c[c] for c in columns)).order_by(rows.c.row_no)
-        return [table.insert().from_select(list(columns), listed)]
-    if name == "lines":
+    def statements(self) -> list[Insert | Update | Delete]:
+        """One UPDATE of the claims' lines."""
+        rows = self.rows()
         payable = (
             select(rows.c.payable)
             .where(rows.c.claim_id == _lines.c.claim_id, rows.c.line_no == _lines.c.line_no)
             .scalar_subquery()
         )
         zero = literal(Decimal("0.00"), _lines.c.payable.type)
-        return [_lines.update().where(_claims_of(name)).values(payable=func.coalesce(payable, zero))]
-    if name == "denial_reasons":
+        return [_lines.update().where(_claims_of(self)).values(payable=func.coalesce(payable, zero))]
+
+    def row_statements(self, rows: dict[str, dict[int, Decimal]]) -> Statements:
+        """One UPDATE per claim (``_set_line_payables``)."""
+        statements: Statements = []
+        for claim_id, payables in rows.items():
+            params: dict[str, Any] = {"p_claim_id": claim_id}
+            for i, (line_no, payable) in enumerate(payables.items()):
+                params[f"line_{i}"], params[f"payable_{i}"] = line_no, payable
+            statements.append((_set_line_payables(len(payables)), params))
+        return statements
+
+
+@dataclass(frozen=True)
+class _ReplaceDenialReasons(Write):
+    """The denial reasons of the claims its rows name (claim → reasons) become those."""
+
+    def params(self, rows: dict[str, list[str]], dialect: Dialect) -> dict[str, Any]:
+        """The reasons' rows, and ``<name>__claims``: the claims whose reasons are replaced."""
+        listed = [{"claim_id": claim_id, "reason": reason} for claim_id, reasons in rows.items() for reason in reasons]
+        return {**super().params(listed, dialect), f"{self.name}__claims": list(rows)}
+
+    def statements(self) -> list[Insert | Update | Delete]:
+        """A DELETE of the reasons no longer given, then an INSERT of the new ones."""
+        rows = self.rows()
         kept = (
             select(rows.c.reason)
             .where(rows.c.claim_id == _denial_reasons.c.claim_id, rows.c.reason == _denial_reasons.c.reason)
             .exists()
         )
         return [
-            _denial_reasons.delete().where(_claims_of(name), ~kept),
+            _denial_reasons.delete().where(_claims_of(self), ~kept),
             postgresql.insert(_denial_reasons)
             .from_select(["claim_id", "reason"], select(rows.c.claim_id, rows.c.reason))
             .on_conflict_do_nothing(),
         ]
-    key, *changed = columns
-    return [table.update().where(table.c[key] == rows.c[key]).values({column: rows.c[column] for column in changed})]
+
+    def row_statements(self, rows: dict[str, list[str]]) -> Statements:
+        """A DELETE per claim, then one INSERT executed for each reason."""
+        statements: Statements = [(_CLEAR_DENIAL_REASONS, {"claim_id": claim_id}) for claim_id in rows]
+        listed = [{"claim_id": claim_id, "reason": reason} for claim_id, reasons in rows.items() for reason in reasons]
+        if listed:
+            statements.append((_denial_reasons.insert(), listed))
+        return statements
 
 
-@functools.lru_cache(maxsize=64)
-def _archive_writes(names: tuple[str, ...]) -> Insert | Update | Delete:
-    """The archive's pending writes ``names`` in one statement (PostgreSQL): the last one, the others as
-    data-modifying CTEs before it (all see the rows as they were before it: no two touch the same row)."""
-    *others, last = [stmt for name in names for stmt in _archive_write(name)]
-    return last.add_cte(*(stmt.cte(f"write_{i}") for i, stmt in enumerate(others)))
+def _claims_of(write: Write) -> ColumnElement[bool]:
+    """The table's rows of the claims the bind parameter ``<name>__claims`` lists."""
+    claim_id = write.table.c.claim_id
+    return claim_id == any_(bindparam(f"{write.name}__claims", type_=postgresql.ARRAY(claim_id.type)))
 
 
-@functools.lru_cache(maxsize=8)
-def _archive_write_sqlite(name: str) -> Insert | Update:
-    """A pending write of rows elsewhere than on PostgreSQL: one statement executed for each row (bind
-    parameters ``w_<column>``)."""
-    table, columns = _ARCHIVE_WRITES[name]
-    if name in _INSERTS:
-        return table.insert().values({column: bindparam(f"w_{column}") for column in columns})
-    key, *changed = columns
-    return (
-        table.update()
-        .where(table.c[key] == bindparam(f"w_{key}"))
-        .values({column: bindparam(f"w_{column}") for column in changed})
-    )
+# The archive's writes, in the order they go out. In one statement (PostgreSQL) they all see the rows as they were
+# before it, so no two touch the same row: a claim is in ``claims`` or ``decided_claims``, a payment in
+# ``new_payments`` or ``payments``.
+_CLAIM_CHANGES = UpdateRows("claims", _claims, _CLAIM_WRITES, key=("claim_id",))
+_DECIDED_CLAIMS = UpdateRows(
+    "decided_claims", _claims, (*_CLAIM_WRITES, *_DECISION_WRITES, "decision"), key=("claim_id",)
+)
+_NEW_PAYMENTS = InsertRows(
+    "new_payments",
+    _payments,
+    ("payment_id", "claim_id", "decision_version", "amount", "currency", "payee", "status", "updated_at"),
+)
+_PAYMENT_CHANGES = UpdateRows("payments", _payments, ("payment_id", "status", "updated_at"), key=("payment_id",))
+_LINES = _ReplaceLines("lines", _lines, ("claim_id", "line_no", "payable"))
+_DENIAL_REASONS = _ReplaceDenialReasons("denial_reasons", _denial_reasons, ("claim_id", "reason"))
+_TIMELINE = InsertRows(
+    "timeline", _timeline, ("claim_id", "at", "actor", "kind", "reason", "status_from", "status_to", "details")
+)
 
 
 class _Archive:
@@ -344,11 +318,9 @@ class _Archive:
         "denial_reasons",
         "new_payments",
         "timeline",
-        "transaction",
     )
 
-    def __init__(self, transaction: SessionTransaction) -> None:
-        self.transaction = transaction
+    def __init__(self) -> None:
         self.claims: dict[str, ArchivedClaim] = {}
         self.changed_claims: dict[str, ArchivedClaim] = {}
         self.new_payments: dict[str, tuple[ArchivedPayment, dict[str, Any]]] = {}
@@ -379,9 +351,8 @@ class _Archive:
             p.claim_id == claim_id for p in self.changed_payments.values()
         )
 
-    def take(self) -> list[tuple[str, list[str], list[dict[str, Any]]]]:
-        """The writes to make, in order, each with the claims it replaces rows of (``lines``, ``denial_reasons``)
-        and its rows (those with neither left out), and forget them."""
+    def take_statements(self, session: Session) -> Statements:
+        """The statements making the writes, in order (``write_statements``), and forget them."""
         claims: list[dict[str, Any]] = []
         decided: list[dict[str, Any]] = []
         for c in self.changed_claims.values():
@@ -399,102 +370,23 @@ class _Archive:
             for p in self.changed_payments.values()
             if p.payment_id not in self.new_payments
         ]
-        lines = [
-            {"claim_id": claim_id, "line_no": line_no, "payable": payable}
-            for claim_id, payables in self.decided_lines.items()
-            for line_no, payable in payables.items()
-        ]
-        reasons = [
-            {"claim_id": claim_id, "reason": reason}
-            for claim_id, unique in self.denial_reasons.items()
-            for reason in unique
-        ]
         writes = [
-            ("claims", [], claims),
-            ("decided_claims", [], decided),
-            ("new_payments", [], new_payments),
-            ("payments", [], payments),
-            ("lines", list(self.decided_lines), lines),
-            ("denial_reasons", list(self.denial_reasons), reasons),
-            ("timeline", [], self.timeline),
+            (_CLAIM_CHANGES, claims),
+            (_DECIDED_CLAIMS, decided),
+            (_NEW_PAYMENTS, new_payments),
+            (_PAYMENT_CHANGES, payments),
+            (_LINES, self.decided_lines),
+            (_DENIAL_REASONS, self.denial_reasons),
+            (_TIMELINE, self.timeline),
         ]
         self.changed_claims, self.new_payments, self.changed_payments = {}, {}, {}
         self.decided_lines, self.denial_reasons, self.timeline = {}, {}, []
-        return [(name, of, rows) for name, of, rows in writes if of or rows]
+        return write_statements(session, writes)
 
 
-_ARCHIVE = "claims_intake.archive"
-_WRITES_ARCHIVE = "claims_intake.writes_archive"
-
-
-def _archive(session: AsyncSession) -> _Archive:
-    """The archive state of the session's current transaction; its writes are made just before it commits.
-
-    A rolled-back transaction forgets them. They are never added inside a savepoint (whose rollback would
-    have to drop the ones added in it): that is refused.
-    """
-    sync = session.sync_session
-    if sync.get_nested_transaction() is not None:
-        raise RuntimeError("archive rows are not added inside a savepoint")
-    transaction = sync.get_transaction() or sync.begin()
-    archive: _Archive | None = sync.info.get(_ARCHIVE)
-    if archive is None or archive.transaction is not transaction:
-        archive = sync.info[_ARCHIVE] = _Archive(transaction)
-        if _WRITES_ARCHIVE not in sync.info:
-            sync.info[_WRITES_ARCHIVE] = True
-            event.listen(sync, "before_commit", _write_archive_at_commit)
-    return archive
-
-
-def _current_archive(sync: Session) -> _Archive | None:
-    archive: _Archive | None = sync.info.get(_ARCHIVE)
-    if archive is None or archive.transaction is not sync.get_transaction():
-        return None
-    return archive
-
-
-def _archive_statements(
-    sync: Session, writes: list[tuple[str, list[str], list[dict[str, Any]]]]
-) -> list[tuple[Any, Any]]:
-    """The statements (with their parameters) making pending archive writes: one on PostgreSQL; elsewhere
-    (SQLite) one per write of rows (a list of rows), and per claim for ``lines`` and ``denial_reasons``."""
-    bind = sync.bind
-    if bind is None or bind.dialect.name != "postgresql":
-        statements: list[tuple[Any, Any]] = []
-        for name, of, rows in writes:
-            if name == "lines":
-                for claim_id in of:
-                    listed = [row for row in rows if row["claim_id"] == claim_id]
-                    line_params: dict[str, Any] = {"p_claim_id": claim_id}
-                    for i, row in enumerate(listed):
-                        line_params[f"line_{i}"], line_params[f"payable_{i}"] = row["line_no"], row["payable"]
-                    statements.append((_set_line_payables(len(listed)), line_params))
-            elif name == "denial_reasons":
-                statements.extend((_CLEAR_DENIAL_REASONS, {"claim_id": claim_id}) for claim_id in of)
-                if rows:
-                    statements.append((_denial_reasons.insert(), rows))
-            else:
-                statements.append(
-                    (_archive_write_sqlite(name), [{f"w_{key}": value for key, value in row.items()} for row in rows])
-                )
-        return statements
-    params: dict[str, Any] = {}
-    for name, of, rows in writes:
-        params.update({f"{name}__{column}": [row[column] for row in rows] for column in _ARCHIVE_WRITES[name][1]})
-        if name in ("lines", "denial_reasons"):
-            params[f"{name}__claims"] = of
-    return [(_archive_writes(tuple(name for name, _, _ in writes)), params)]
-
-
-def _write_archive_at_commit(sync: Session) -> None:
-    """Before a commit: the transaction's pending archive writes."""
-    archive = _current_archive(sync)
-    if archive is not None:
-        writes = archive.take()
-        if writes:
-            connection = sync.connection()
-            for stmt, params in _archive_statements(sync, writes):
-                connection.execute(stmt, params)
+_ARCHIVE = WritesAtCommit("claims_intake.archive", _Archive)
+"""The archive state of a transaction; its writes are made just before it commits
+(``claims_platform.pending_writes``)."""
 
 
 class ArchiveRepository:
@@ -506,7 +398,7 @@ class ArchiveRepository:
 
     def loaded(self, claim_id: str) -> ArchivedClaim | None:
         """The claim as this transaction has it, when it read it here."""
-        archive = _current_archive(self.session.sync_session)
+        archive = _ARCHIVE.current(self.session)
         return None if archive is None else archive.claims.get(claim_id)
 
     async def locked(
@@ -519,7 +411,7 @@ class ArchiveRepository:
         Nothing the session holds pending is flushed first (the consumer adds no ORM objects): what the
         archive has pending is in its ``ArchivedClaim`` and ``ArchivedPayment`` objects, and when it changed a
         payment of a claim not read yet it is written before that claim is read."""
-        archive = _archive(self.session)
+        archive = _ARCHIVE.collector(self.session)
         claim = archive.claims.get(claim_id)
         connection = await self.session.connection()
         if claim is not None:
@@ -531,7 +423,7 @@ class ArchiveRepository:
             found = (await connection.execute(_PAYMENT, {"payment_id": payment_id})).one_or_none()
             return claim, None if found is None else archive.payment_of(ArchivedPayment(*found))
         if archive.changes_payments_of(claim_id):
-            await self._write(archive)
+            await _ARCHIVE.write_now(self.session)
         params = {"claim_id": claim_id, "payment_id": payment_id}
         rows = (await connection.execute(_ARCHIVED_CLAIM, params)).all()
         if not rows:
@@ -550,18 +442,10 @@ class ArchiveRepository:
         archive.claims[claim_id] = claim
         return claim, elsewhere
 
-    async def _write(self, archive: _Archive) -> None:
-        """Make the archive's pending writes now."""
-        writes = archive.take()
-        if writes:
-            connection = await self.session.connection()
-            for stmt, params in _archive_statements(self.session.sync_session, writes):
-                await connection.execute(stmt, params)
-
     def claim_changed(self, claim: ArchivedClaim) -> None:
         """Write the claim at commit: its status, ``updated_at``, first paid and decided times, and when it is
         ``decided`` the decision's columns."""
-        _archive(self.session).changed_claims[claim.claim_id] = claim
+        _ARCHIVE.collector(self.session).changed_claims[claim.claim_id] = claim
 
     def add_payment(self, payment: ArchivedPayment, *, amount: Decimal, currency: str, payee: str) -> None:
         """INSERT a new payment at commit (with its status and ``updated_at`` as they are then)."""
@@ -573,25 +457,25 @@ class ArchiveRepository:
             "currency": currency,
             "payee": payee,
         }
-        _archive(self.session).new_payments[payment.payment_id] = (payment, values)
+        _ARCHIVE.collector(self.session).new_payments[payment.payment_id] = (payment, values)
 
     def payment_changed(self, payment: ArchivedPayment) -> None:
         """Write the payment's status and ``updated_at`` at commit."""
-        _archive(self.session).changed_payments[payment.payment_id] = payment
+        _ARCHIVE.collector(self.session).changed_payments[payment.payment_id] = payment
 
     def set_decided_lines(self, claim_id: str, payables: dict[int, Decimal]) -> None:
         """At commit, the latest decision's payable on each line (0.00 for a line the decision does not list);
         a later call for the claim replaces this one."""
-        _archive(self.session).decided_lines[claim_id] = dict(payables)
+        _ARCHIVE.collector(self.session).decided_lines[claim_id] = dict(payables)
 
     def set_denial_reasons(self, claim_id: str, reasons: Sequence[str]) -> None:
         """At commit, replace the claim's denial reasons with the latest decision's; a later call for the claim
         replaces this one."""
-        _archive(self.session).denial_reasons[claim_id] = list(dict.fromkeys(reasons))
+        _ARCHIVE.collector(self.session).denial_reasons[claim_id] = list(dict.fromkeys(reasons))
 
     def add_timeline(self, entry: dict[str, Any]) -> None:
         """INSERT a timeline entry (``TimelineRow``'s fields but ``id``) at commit, after those added before."""
-        _archive(self.session).timeline.append(entry)
+        _ARCHIVE.collector(self.session).timeline.append(entry)
 
 
 @dataclass(frozen=True)
@@ -824,17 +708,9 @@ class NewClaimRepository(ClaimRepository):
             groups.extend((table, columns, same) for columns, same in by_columns.items())
         if not groups:
             return
-        if self.session.get_bind().dialect.name == "sqlite":
-            for table, _, same in groups:
-                await self.session.execute(table.insert(), same)
-            return
-        shape = tuple((table.name, columns) for table, columns, _ in groups)
-        params = {
-            f"g{group}_{column}": [values[column] for values in same]
-            for group, (_, columns, same) in enumerate(groups)
-            for column in columns
-        }
-        await self.session.execute(_insert_new_rows(shape), params)
+        writes = [(InsertRows(f"g{i}", table, columns), same) for i, (table, columns, same) in enumerate(groups)]
+        for stmt, params in write_statements(self.session.sync_session, writes):
+            await self.session.execute(stmt, params)
 
 
 @dataclass(frozen=True)

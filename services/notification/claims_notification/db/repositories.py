@@ -2,9 +2,9 @@
 
 The event handlers may run several events in one transaction, so lookups made while planning are kept for
 the rest of that transaction (see ``_lookups``), and the rows planning creates (notices, messages, their
-delivery log) are only collected (see ``_pending``): just before the transaction commits, each table's new
-rows are written with one INSERT. Planning's queries read tables planning never writes that way, except the
-waiting notices, which also take the notices this transaction added.
+delivery log) are only collected (see ``_PENDING``, the kit's ``claims_platform.pending_writes``): just before
+the transaction commits, each table's new rows are written with one INSERT. Planning's queries read tables
+planning never writes that way, except the waiting notices, which also take the notices this transaction added.
 
 The hot statements are plain Core statements built once (values come as bound parameters), and planning
 reads plain rows and adds plain ``Notice`` objects, not ORM entities. Only the notices that waited for their
@@ -29,7 +29,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    event,
     exists,
     func,
     literal,
@@ -39,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from claims_notification.db.models import (
     ClaimRecipientRow,
@@ -53,11 +52,10 @@ from claims_notification.db.models import (
 )
 from claims_notification.domain.model import Preferences
 from claims_platform.db import transaction_state
+from claims_platform.pending_writes import Statements, WritesAtCommit
 
 _NO_AUTOFLUSH = {"autoflush": False}
 _LOOKUPS = "claims_notification.lookups"
-_PENDING = "claims_notification.pending"
-_WRITES_PENDING = "claims_notification.writes_pending"
 
 RECIPIENTS = cast(Table, ClaimRecipientRow.__table__)
 PREFERENCES = cast(Table, PreferencesRow.__table__)
@@ -191,47 +189,30 @@ def _lookups(session: AsyncSession) -> dict[tuple[str, str], Any]:
 class _Pending:
     """The rows planning added in one transaction, not written yet."""
 
-    __slots__ = ("attempts", "messages", "notices", "transaction")
+    __slots__ = ("attempts", "messages", "notices")
 
-    def __init__(self, transaction: SessionTransaction | None) -> None:
-        self.transaction = transaction
+    def __init__(self) -> None:
         self.notices: list[Notice] = []
         self.messages: list[dict[str, Any]] = []
         self.attempts: list[dict[str, Any]] = []
 
-
-def _pending(session: AsyncSession) -> _Pending:
-    """The rows added in the session's current transaction; they are written just before it commits.
-
-    A rolled-back transaction forgets them. Planning never runs in a savepoint (whose rollback would have to
-    drop the rows added inside it): that is refused.
-    """
-    sync = session.sync_session
-    if sync.get_nested_transaction() is not None:
-        raise RuntimeError("notices and messages are not added inside a savepoint")
-    transaction = sync.get_transaction()
-    pending: _Pending | None = session.info.get(_PENDING)
-    if pending is None or pending.transaction is not transaction:
-        pending = session.info[_PENDING] = _Pending(transaction)
-        if _WRITES_PENDING not in session.info:
-            session.info[_WRITES_PENDING] = True
-            event.listen(sync, "before_commit", _write_pending)
-    return pending
+    def take_statements(self, session: Session) -> Statements:
+        """The new notices, then messages, then delivery log (foreign-key order), one INSERT per table executed
+        for each row; and forget them."""
+        statements: Statements = []
+        if self.notices:
+            statements.append((NOTICES.insert(), [_notice_values(row) for row in self.notices]))
+        if self.messages:
+            statements.append((MESSAGES.insert(), self.messages))
+        if self.attempts:
+            statements.append((ATTEMPTS.insert(), self.attempts))
+        self.notices, self.messages, self.attempts = [], [], []
+        return statements
 
 
-def _write_pending(session: Session) -> None:
-    """Before a commit: the transaction's new notices, then messages, then delivery log (foreign-key
-    order), one INSERT per table."""
-    pending: _Pending | None = session.info.get(_PENDING)
-    if pending is None or pending.transaction is not session.get_transaction():
-        return
-    del session.info[_PENDING]
-    if pending.notices:
-        session.execute(NOTICES.insert(), [_notice_values(row) for row in pending.notices])
-    if pending.messages:
-        session.execute(MESSAGES.insert(), pending.messages)
-    if pending.attempts:
-        session.execute(ATTEMPTS.insert(), pending.attempts)
+_PENDING = WritesAtCommit("claims_notification.pending", _Pending)
+"""The rows added in a transaction, written just before it commits (``claims_platform.pending_writes``). A
+rolled-back transaction forgets them; planning never runs in a savepoint (that is refused)."""
 
 
 def _notice_values(row: Notice) -> dict[str, Any]:
@@ -338,7 +319,7 @@ class NoticeRepository:
         """Record a notice (written when the transaction commits; the inbox makes one event give one per
         audience). Planning may still mark it planned."""
         row = Notice(**values)
-        _pending(self.session).notices.append(row)
+        _PENDING.collector(self.session).notices.append(row)
         _lookups(self.session).setdefault(("notices", row.claim_id), []).append(row)
         return row
 
@@ -369,7 +350,7 @@ class MessageRepository:
     def add(self, values: dict[str, Any]) -> None:
         """Record a message, a value for every column (written when the transaction commits; one notice
         gives one message per channel)."""
-        _pending(self.session).messages.append(values)
+        _PENDING.collector(self.session).messages.append(values)
 
     async def get(self, message_id: str) -> MessageRow | None:
         """A message by id."""
@@ -377,7 +358,7 @@ class MessageRepository:
 
     def log_attempt(self, message_id: str, attempt_no: int, at: datetime, outcome: str, error: str | None) -> None:
         """Add an entry to the delivery log (written when the transaction commits, after its message)."""
-        _pending(self.session).attempts.append(
+        _PENDING.collector(self.session).attempts.append(
             {"message_id": message_id, "attempt_no": attempt_no, "attempted_at": at, "outcome": outcome, "error": error}
         )
 

@@ -2,9 +2,9 @@
 
 The rows a decision and the bank worker create (decisions, payments, overpayments, batches and their
 items, ledger postings) are not added to the session, and the bank worker reads the payments it changes
-as plain rows (``BankPayment``), not ORM objects. What they write is collected (``_pending``) and written
-just before the transaction commits, without a unit-of-work flush: in one statement on PostgreSQL (each
-table's rows as arrays, ``_statements``), one per table on SQLite. A query that must see it
+as plain rows (``BankPayment``), not ORM objects. What they write is collected per transaction (``_PENDING``)
+and written just before it commits, without a unit-of-work flush, by the kit's ``claims_platform.pending_writes``:
+in one statement on PostgreSQL (each write's rows as arrays), one per write on SQLite. A query that must see it
 (``prepare_read``) has it written first.
 """
 
@@ -15,26 +15,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Executable,
-    Insert,
     Integer,
     Select,
     String,
     Table,
-    Update,
     and_,
     bindparam,
     case,
-    cast,
-    event,
     false,
     func,
-    insert,
     literal,
     or_,
     select,
@@ -44,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from claims_payment.db.models import (
     BatchItemRow,
@@ -60,6 +53,7 @@ from claims_payment.db.models import (
 from claims_payment.domain.ledger import Movement
 from claims_payment.domain.model import Payee, PaymentStatus
 from claims_platform.db import transaction_state
+from claims_platform.pending_writes import InsertRows, Statements, UpdateRows, Write, WritesAtCommit, write_statements
 
 ZERO = Decimal("0.00")
 
@@ -70,150 +64,61 @@ BATCHES = metadata.tables[BatchRow.__tablename__]
 BATCH_ITEMS = metadata.tables[BatchItemRow.__tablename__]
 LEDGER = metadata.tables[LedgerEntryRow.__tablename__]
 
-_PENDING = "claims_payment.pending"
-_WRITES_PENDING = "claims_payment.writes_pending"
-
-PAYMENT_CHANGES = "payment_changes"
-"""The pending writes that are not new rows: what the bank worker changed on the payments it locked."""
-_WRITE_ORDER = (
-    DECISIONS.name,
-    PAYMENTS.name,
-    OVERPAYMENTS.name,
-    BATCHES.name,
-    BATCH_ITEMS.name,
-    PAYMENT_CHANGES,
-    LEDGER.name,
+_BANK_WRITES = (
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "failure_reason",
+    "retryable",
+    "batch_id",
+    "bank_reference",
+    "updated_at",
+    "sent_at",
+    "settled_at",
+    "failed_at",
+    "returned_at",
 )
-"""The pending writes, in the order they go out (batches before their items)."""
+"""The columns the bank worker may change (it reads them all, under the row lock, before it changes any)."""
+
+_WRITES: dict[str, Write] = {
+    **{
+        table.name: InsertRows(table.name, table, tuple(c.key for c in table.columns if c is not LEDGER.c.id))
+        for table in (DECISIONS, PAYMENTS, OVERPAYMENTS, BATCHES, BATCH_ITEMS)
+    },
+    "payment_changes": UpdateRows("payment_changes", PAYMENTS, ("id", *_BANK_WRITES), key=("id",)),
+    LEDGER.name: InsertRows(LEDGER.name, LEDGER, tuple(c.key for c in LEDGER.columns if c is not LEDGER.c.id)),
+}
+"""The pending writes, in the order they go out (batches before their items): the new rows of each table
+(every column but the ledger's serial id), and what the bank worker changed on the payments it locked
+(``payment_changes``)."""
 
 
 class _Pending:
-    """The writes of one transaction not made yet: per table (or ``PAYMENT_CHANGES``), rows of values in
-    the order added."""
+    """The writes of one transaction not made yet: per write (``_WRITES``), rows of values in the order added."""
 
-    __slots__ = ("claims", "rows", "transaction")
+    __slots__ = ("claims", "rows")
 
-    def __init__(self, transaction: SessionTransaction) -> None:
-        self.transaction = transaction
+    def __init__(self) -> None:
         self.claims: set[str] = set()
         """The claims whose decisions, payments or overpayments are among them."""
-        self.rows: dict[str, list[dict[str, Any]]] = {name: [] for name in _WRITE_ORDER}
+        self.rows: dict[str, list[dict[str, Any]]] = {name: [] for name in _WRITES}
 
-    def take(self) -> list[tuple[str, list[dict[str, Any]]]]:
-        """The writes to make, in order (those without rows left out), and forget them."""
-        writes = [(name, rows) for name, rows in self.rows.items() if rows]
+    def take_statements(self, session: Session) -> Statements:
+        """The statements making the writes (``write_statements``), and forget them."""
+        writes = [(_WRITES[name], rows) for name, rows in self.rows.items()]
         self.claims = set()
-        self.rows = {name: [] for name in _WRITE_ORDER}
-        return writes
+        self.rows = {name: [] for name in _WRITES}
+        return write_statements(session, writes)
 
 
-@lru_cache(maxsize=16)
-def _columns(name: str) -> tuple[str, ...]:
-    """The columns a pending write carries: a new row's (all but the ledger's serial id), or for
-    ``PAYMENT_CHANGES`` the payment's id and what the bank worker may change (``_BANK_WRITES``)."""
-    if name == PAYMENT_CHANGES:
-        return ("id", *_BANK_WRITES)
-    return tuple(column.key for column in metadata.tables[name].columns if column is not LEDGER.c.id)
-
-
-def _arrays(name: str, table: Table) -> Select[Any]:
-    """SELECT unnest(…) AS <column>, …: one array parameter ``<name>__<column>`` per column of a pending
-    write, so one statement takes any number of rows (PostgreSQL), in the arrays' order."""
-    return select(
-        *(
-            func.unnest(cast(bindparam(f"{name}__{column}"), postgresql.ARRAY(table.c[column].type))).label(column)
-            for column in _columns(name)
-        )
-    )
-
-
-def _write_statement(name: str) -> Insert | Update:
-    """A pending write as one statement of arrays (PostgreSQL): an INSERT … SELECT, or for
-    ``PAYMENT_CHANGES`` an UPDATE … FROM."""
-    if name != PAYMENT_CHANGES:
-        table = metadata.tables[name]
-        return insert(table).from_select(_columns(name), _arrays(name, table))
-    changes = _arrays(name, PAYMENTS).subquery("changes")
-    return (
-        update(PAYMENTS)
-        .where(PAYMENTS.c.id == changes.c.id)
-        .values({column: changes.c[column] for column in _BANK_WRITES})
-    )
-
-
-@lru_cache(maxsize=64)
-def _writes_statement(names: tuple[str, ...]) -> Insert | Update:
-    """One statement making several pending writes (built once per combination, PostgreSQL): the last
-    one, the others as data-modifying CTEs before it."""
-    *others, last = names
-    stmt = _write_statement(last)
-    for name in others:
-        stmt = stmt.add_cte(_write_statement(name).cte(f"write_{name}"))
-    return stmt
-
-
-def _sqlite_statement(name: str, rows: list[dict[str, Any]]) -> tuple[Executable, list[dict[str, Any]]]:
-    """A pending write elsewhere than on PostgreSQL: one statement executed for each row."""
-    if name != PAYMENT_CHANGES:
-        return insert(metadata.tables[name]), rows
-    return _SAVE_BANK_PAYMENTS, [{f"new_{key}": value for key, value in row.items()} for row in rows]
-
-
-def _statements(session: Session, writes: list[tuple[str, list[dict[str, Any]]]]) -> list[tuple[Executable, Any]]:
-    """The statements (with their parameters) making a transaction's pending writes: one on PostgreSQL
-    (arrays), one per table elsewhere (SQLite: a list of rows)."""
-    bind = session.bind
-    if bind is None or bind.dialect.name != "postgresql":
-        return [_sqlite_statement(name, rows) for name, rows in writes]
-    params = {f"{name}__{column}": [row[column] for row in rows] for name, rows in writes for column in _columns(name)}
-    return [(_writes_statement(tuple(name for name, _ in writes)), params)]
-
-
-def _pending(session: AsyncSession) -> _Pending:
-    """The writes of the session's current transaction; they are made just before it commits.
-
-    A rolled-back transaction forgets them. They are never added inside a savepoint (whose rollback would
-    have to drop the ones added in it): that is refused.
-    """
-    sync = session.sync_session
-    if sync.get_nested_transaction() is not None:
-        raise RuntimeError("payment rows are not added inside a savepoint")
-    transaction = sync.get_transaction() or sync.begin()
-    pending: _Pending | None = sync.info.get(_PENDING)
-    if pending is None or pending.transaction is not transaction:
-        pending = sync.info[_PENDING] = _Pending(transaction)
-        if _WRITES_PENDING not in sync.info:
-            sync.info[_WRITES_PENDING] = True
-            event.listen(sync, "before_commit", _write_pending_at_commit)
-    return pending
-
-
-def _current_pending(sync: Session) -> _Pending | None:
-    pending: _Pending | None = sync.info.get(_PENDING)
-    if pending is None or pending.transaction is not sync.get_transaction():
-        return None
-    return pending
+_PENDING = WritesAtCommit("claims_payment.pending", _Pending)
+"""The rows the payment service writes at commit (``claims_platform.pending_writes``)."""
 
 
 def _values(row: Any, table: Table) -> dict[str, Any]:
     """A new ORM row's column values (every column: each table's rows go in with one statement)."""
     return {column.key: getattr(row, column.key) for column in table.columns}
-
-
-def _write_pending_at_commit(session: Session) -> None:
-    """Before a commit: the transaction's pending writes (``_statements``)."""
-    pending = _current_pending(session)
-    if pending is not None:
-        for stmt, params in _statements(session, pending.take()):
-            session.execute(stmt, params)
-
-
-async def write_pending(session: AsyncSession) -> None:
-    """Make the writes pending in this transaction now (``_statements``), for a query to see them."""
-    pending = _current_pending(session.sync_session)
-    if pending is not None:
-        for stmt, params in _statements(session.sync_session, pending.take()):
-            await session.execute(stmt, params)
 
 
 def _is_postgres(session: AsyncSession) -> bool:
@@ -271,13 +176,13 @@ async def prepare_read(session: AsyncSession, claim_id: str | None) -> None:
     ``no_autoflush``.
     """
     sync = session.sync_session
-    pending = _current_pending(sync)
+    pending = _PENDING.current(sync)
     if any(isinstance(obj, ProviderAccountRow) for obj in sync.new) or (
         claim_id is not None and any(getattr(obj, "claim_id", None) == claim_id for obj in (*sync.new, *sync.dirty))
     ):
         await session.flush()
     if pending is not None and claim_id is not None and claim_id in pending.claims:
-        await write_pending(session)
+        await _PENDING.write_now(session)
 
 
 # The hot statements are built once, with bind parameters: only their parameters change per call (what
@@ -486,7 +391,7 @@ class DecisionRepository:
 
     def add(self, row: DecisionRow) -> None:
         """Record a decision (written just before the transaction commits; ``row`` is not added to the session)."""
-        pending = _pending(self.session)
+        pending = _PENDING.collector(self.session)
         pending.rows[DECISIONS.name].append(_values(row, DECISIONS))
         pending.claims.add(row.claim_id)
 
@@ -502,7 +407,7 @@ class PaymentRepository:
 
         Written just before the transaction commits; ``row`` is not added to the session.
         """
-        pending = _pending(self.session)
+        pending = _PENDING.collector(self.session)
         pending.rows[PAYMENTS.name].append(_values(row, PAYMENTS))
         pending.claims.add(row.claim_id)
 
@@ -577,7 +482,7 @@ class PaymentRepository:
     def save(self, payments: Iterable[BankPayment]) -> None:
         """Write back what the bank worker changed on payments it locked (every column it may change), just
         before the transaction commits."""
-        _pending(self.session).rows[PAYMENT_CHANGES].extend(
+        _PENDING.collector(self.session).rows["payment_changes"].extend(
             {"id": p.id, **{key: getattr(p, key) for key in _BANK_WRITES}} for p in payments
         )
 
@@ -629,22 +534,6 @@ class BankPayment:
 
 
 _BANK_COLUMNS = tuple(PAYMENTS.c[name] for name in BankPayment.__dataclass_fields__)
-_BANK_WRITES = (
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "last_error",
-    "failure_reason",
-    "retryable",
-    "batch_id",
-    "bank_reference",
-    "updated_at",
-    "sent_at",
-    "settled_at",
-    "failed_at",
-    "returned_at",
-)
-"""The columns the bank worker may change (it reads them all, under the row lock, before it changes any)."""
 assert set(_BANK_WRITES) <= set(BankPayment.__dataclass_fields__)
 
 _LOCK_DUE = (
@@ -665,12 +554,6 @@ _SUPERSEDE = (
     .where(PAYMENTS.c.id.in_(bindparam("ids", expanding=True)))
     .values(superseded_by_version=bindparam("version"), updated_at=bindparam("now"))
 )
-_SAVE_BANK_PAYMENTS = (
-    update(PAYMENTS)
-    .where(PAYMENTS.c.id == bindparam("new_id"))
-    .values({key: bindparam(f"new_{key}", type_=PAYMENTS.c[key].type) for key in _BANK_WRITES})
-)
-"""What the bank worker changed on one payment (SQLite; PostgreSQL takes them all at once, ``_statements``)."""
 
 
 @dataclass(frozen=True)
@@ -747,7 +630,7 @@ class OverpaymentRepository:
 
     def add(self, row: OverpaymentRow) -> None:
         """Record an overpayment (written just before the transaction commits; ``row`` is not added to the session)."""
-        pending = _pending(self.session)
+        pending = _PENDING.collector(self.session)
         pending.rows[OVERPAYMENTS.name].append(_values(row, OVERPAYMENTS))
         pending.claims.add(row.claim_id)
 
@@ -768,7 +651,7 @@ class BatchRepository:
     def add_with_items(self, batches: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]) -> None:
         """Record batches (rows of ``batches``) and their transfers (rows of ``batch_items``), written as they
         are (insert-only rows) just before the transaction commits."""
-        pending = _pending(self.session)
+        pending = _PENDING.collector(self.session)
         pending.rows[BATCHES.name].extend(batches)
         pending.rows[BATCH_ITEMS.name].extend(items)
 
@@ -800,7 +683,7 @@ class LedgerRepository:
     def record(self, movement: Movement, *, claim_id: str, payment_id: uuid.UUID | None, at: datetime) -> None:
         """Write a balanced movement's postings (just before the transaction commits, in the order recorded)."""
         movement_id = uuid.uuid4()
-        _pending(self.session).rows[LEDGER.name].extend(
+        _PENDING.collector(self.session).rows[LEDGER.name].extend(
             {
                 "movement_id": movement_id,
                 "kind": movement.kind,
@@ -867,5 +750,4 @@ __all__ = [
     "advisory_locks",
     "bank_worklist",
     "prepare_read",
-    "write_pending",
 ]
