@@ -207,6 +207,33 @@ def facts_of(row: ClaimRow | ArchivedClaim, payments: list[PaymentRow] | list[Ar
     )
 
 
+def _status_change(
+    row: ClaimRow | ArchivedClaim,
+    payments: list[PaymentRow] | list[ArchivedPayment],
+    *,
+    at: datetime,
+    actor: str,
+    kind: str,
+    reason: str | None,
+    details: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Recompute the claim's status from its facts (``payments`` as they are now); the timeline entry of it."""
+    before = row.status
+    after = status.derive_status(facts_of(row, payments))
+    row.status = after
+    row.updated_at = at
+    return {
+        "claim_id": row.claim_id,
+        "at": at,
+        "actor": actor,
+        "kind": kind,
+        "reason": reason,
+        "status_from": before or None,
+        "status_to": after,
+        "details": details or {},
+    }
+
+
 async def record(
     repo: ClaimRepository,
     row: ClaimRow,
@@ -222,24 +249,10 @@ async def record(
 
     ``payments``: the claim's payments when the caller has them (as they are now); otherwise they are read.
     """
-    before = row.status
     if payments is None:
         payments = await repo.payments(row.claim_id)
-    after = status.derive_status(facts_of(row, payments))
-    row.status = after
-    row.updated_at = at
-    repo.add_timeline(
-        {
-            "claim_id": row.claim_id,
-            "at": at,
-            "actor": actor,
-            "kind": kind,
-            "reason": reason,
-            "status_from": before or None,
-            "status_to": after,
-            "details": details or {},
-        }
-    )
+    entry = _status_change(row, payments, at=at, actor=actor, kind=kind, reason=reason, details=details)
+    repo.add_timeline(entry)
 
 
 def record_archived(
@@ -254,23 +267,9 @@ def record_archived(
 ) -> None:
     """``record`` for a claim the archive consumer holds as plain values (``ArchivedClaim``, its payments as
     they are now): recompute its status and put the change on its timeline, both written at commit."""
-    before = claim.status
-    after = status.derive_status(facts_of(claim, claim.payments))
-    claim.status = after
-    claim.updated_at = at
+    entry = _status_change(claim, claim.payments, at=at, actor=actor, kind=kind, reason=reason, details=details)
     repo.claim_changed(claim)
-    repo.add_timeline(
-        {
-            "claim_id": claim.claim_id,
-            "at": at,
-            "actor": actor,
-            "kind": kind,
-            "reason": reason,
-            "status_from": before or None,
-            "status_to": after,
-            "details": details or {},
-        }
-    )
+    repo.add_timeline(entry)
 
 
 def _stored_claim(body: ClaimCreate) -> dict[str, Any]:
