@@ -38,6 +38,18 @@ def transaction_state(session: AsyncSession | Session, key: str, factory: Callab
     return entry[1]
 
 
+def existing_transaction_state(session: AsyncSession | Session, key: str, *, outer: bool = False) -> Any:
+    """The state ``transaction_state`` made for ``key`` in the session's current transaction (a savepoint
+    counting as one of its own, as there; with ``outer``, the transaction holding any savepoint), None when it
+    made none there."""
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    transaction = sync.get_transaction() if outer else sync.get_nested_transaction() or sync.get_transaction()
+    entry: tuple[object, Any] | None = sync.info.get(key)
+    if transaction is None or entry is None or entry[0] is not transaction:
+        return None
+    return entry[1]
+
+
 def new_metadata() -> MetaData:
     """A MetaData with the project's constraint naming convention."""
     return MetaData(naming_convention=NAMING_CONVENTION)

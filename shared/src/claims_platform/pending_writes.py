@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import TableValuedAlias
 
-from claims_platform.db import transaction_state
+from claims_platform.db import existing_transaction_state, transaction_state
 
 Statements = list[tuple[Executable, Any]]
 """Statements with their parameters (a dict, or a list of dicts: executed once per row)."""
@@ -79,11 +79,8 @@ class WritesAtCommit(Generic[C]):
 
     def current(self, session: AsyncSession | Session) -> C | None:
         """The current transaction's collector, None when none was made in it (a savepoint's is its transaction's)."""
-        sync = session.sync_session if isinstance(session, AsyncSession) else session
-        entry: tuple[object, C] | None = sync.info.get(self.name)  # as ``transaction_state`` keeps it
-        if entry is None or entry[0] is not sync.get_transaction():
-            return None
-        return entry[1]
+        collector: C | None = existing_transaction_state(session, self.name, outer=True)
+        return collector
 
     async def write_now(self, session: AsyncSession) -> None:
         """Write what the current transaction collected now, for a query to see it."""

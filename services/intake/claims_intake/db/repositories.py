@@ -212,18 +212,36 @@ _DECISION_WRITES = ("decision_version", "outcome", "payable", "decision_automati
 
 
 @dataclass(frozen=True)
-class _ReplaceLines(Write):
+class _ReplacePerClaim(Write):
+    """A write that replaces something of each claim its rows name (a dict by claim id): its parameters are the
+    rows it lists (``listed``) and ``<name>__claims``, the claims whose rows are replaced (``claims_of``)."""
+
+    def listed(self, rows: Any) -> list[dict[str, Any]]:
+        """The rows, one dict each."""
+        raise NotImplementedError
+
+    def params(self, rows: Any, dialect: Dialect) -> dict[str, Any]:
+        """The listed rows' arrays, and ``<name>__claims``."""
+        return {**super().params(self.listed(rows), dialect), f"{self.name}__claims": list(rows)}
+
+    def claims_of(self) -> ColumnElement[bool]:
+        """The table's rows of the claims ``<name>__claims`` lists."""
+        claim_id = self.table.c.claim_id
+        return claim_id == any_(bindparam(f"{self.name}__claims", type_=postgresql.ARRAY(claim_id.type)))
+
+
+@dataclass(frozen=True)
+class _ReplaceLines(_ReplacePerClaim):
     """Each line of the claims its rows name (claim → line number → payable) gets its payable among them, 0.00
     when it has none (a claim listed with no line sets them all to 0.00)."""
 
-    def params(self, rows: dict[str, dict[int, Decimal]], dialect: Dialect) -> dict[str, Any]:
-        """The lines' rows, and ``<name>__claims``: the claims whose lines are replaced."""
-        listed = [
+    def listed(self, rows: dict[str, dict[int, Decimal]]) -> list[dict[str, Any]]:
+        """One row per listed line."""
+        return [
             {"claim_id": claim_id, "line_no": line_no, "payable": payable}
             for claim_id, payables in rows.items()
             for line_no, payable in payables.items()
         ]
-        return {**super().params(listed, dialect), f"{self.name}__claims": list(rows)}
 
     def statements(self) -> list[Insert | Update | Delete]:
         """One UPDATE of the claims' lines."""
@@ -234,7 +252,7 @@ class _ReplaceLines(Write):
             .scalar_subquery()
         )
         zero = literal(Decimal("0.00"), _lines.c.payable.type)
-        return [_lines.update().where(_claims_of(self)).values(payable=func.coalesce(payable, zero))]
+        return [_lines.update().where(self.claims_of()).values(payable=func.coalesce(payable, zero))]
 
     def row_statements(self, rows: dict[str, dict[int, Decimal]]) -> Statements:
         """One UPDATE per claim (``_set_line_payables``)."""
@@ -248,13 +266,12 @@ class _ReplaceLines(Write):
 
 
 @dataclass(frozen=True)
-class _ReplaceDenialReasons(Write):
+class _ReplaceDenialReasons(_ReplacePerClaim):
     """The denial reasons of the claims its rows name (claim → reasons) become those."""
 
-    def params(self, rows: dict[str, list[str]], dialect: Dialect) -> dict[str, Any]:
-        """The reasons' rows, and ``<name>__claims``: the claims whose reasons are replaced."""
-        listed = [{"claim_id": claim_id, "reason": reason} for claim_id, reasons in rows.items() for reason in reasons]
-        return {**super().params(listed, dialect), f"{self.name}__claims": list(rows)}
+    def listed(self, rows: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """One row per reason."""
+        return [{"claim_id": claim_id, "reason": reason} for claim_id, reasons in rows.items() for reason in reasons]
 
     def statements(self) -> list[Insert | Update | Delete]:
         """A DELETE of the reasons no longer given, then an INSERT of the new ones."""
@@ -265,7 +282,7 @@ class _ReplaceDenialReasons(Write):
             .exists()
         )
         return [
-            _denial_reasons.delete().where(_claims_of(self), ~kept),
+            _denial_reasons.delete().where(self.claims_of(), ~kept),
             postgresql.insert(_denial_reasons)
             .from_select(["claim_id", "reason"], select(rows.c.claim_id, rows.c.reason))
             .on_conflict_do_nothing(),
@@ -274,16 +291,10 @@ class _ReplaceDenialReasons(Write):
     def row_statements(self, rows: dict[str, list[str]]) -> Statements:
         """A DELETE per claim, then one INSERT executed for each reason."""
         statements: Statements = [(_CLEAR_DENIAL_REASONS, {"claim_id": claim_id}) for claim_id in rows]
-        listed = [{"claim_id": claim_id, "reason": reason} for claim_id, reasons in rows.items() for reason in reasons]
+        listed = self.listed(rows)
         if listed:
             statements.append((_denial_reasons.insert(), listed))
         return statements
-
-
-def _claims_of(write: Write) -> ColumnElement[bool]:
-    """The table's rows of the claims the bind parameter ``<name>__claims`` lists."""
-    claim_id = write.table.c.claim_id
-    return claim_id == any_(bindparam(f"{write.name}__claims", type_=postgresql.ARRAY(claim_id.type)))
 
 
 # The archive's writes, in the order they go out. In one statement (PostgreSQL) they all see the rows as they were
