@@ -21,8 +21,9 @@ for two payment ids, or two payment rows in payment's database. The last line is
 lost=<all phases> double_paid=<all phases>``.
 
 Other knobs: ``BENCH_CEILING_SECONDS`` (5; 0 skips), ``BENCH_PROFILE=intake,payment`` (py-spy during
-full speed, ``BENCH_PROFILE_SECONDS`` 10), ``BENCH_KEEP=1`` (keep databases and logs), ``BENCH_JSON``
-(write the figures there).
+full speed, ``BENCH_PROFILE_SECONDS`` 10; ``BENCH_PROFILE_ARGS="--gil"`` counts only the thread holding
+the GIL, ``"--gil --native"`` adds C frames and pauses the process per sample), ``BENCH_KEEP=1`` (keep
+databases and logs), ``BENCH_JSON`` (write the figures there).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ file again with ``python bench/spy.py <file> [top]``.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import sys
@@ -48,6 +49,9 @@ async def record(pid: int, seconds: float, out: Path, rate: int = 100) -> Path |
         print("BENCH_PROFILE set but py-spy is not installed (.venv/bin/pip install py-spy)", file=sys.stderr)
         return None
     args = ["record", "--nonblocking", "-d", str(int(seconds)), "-r", str(rate), "-f", "raw", "-o", str(out)]
+    args += os.environ.get("BENCH_PROFILE_ARGS", "").split()  # e.g. --gil, --native
+    if "--native" in args:  # py-spy cannot unwind C frames without pausing the process
+        args.remove("--nonblocking")
     proc = await asyncio.create_subprocess_exec(
         exe, *args, "--pid", str(pid), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
     )

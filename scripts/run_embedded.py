@@ -23,7 +23,7 @@ from claims_payment.app import create_app as payment_app
 from claims_payment.config import PaymentSettings
 from claims_platform.bus.memory import InMemoryBus
 from claims_platform.logging import configure_logging, get_logger
-from claims_platform.runner import event_loop_factory
+from claims_platform.runner import event_loop_factory, settle_garbage_collector
 
 
 async def main() -> None:
@@ -46,6 +46,7 @@ async def main() -> None:
             app, host=settings.host, port=settings.listen_port, log_config=None, access_log=False, lifespan="on"
         )
         servers.append(uvicorn.Server(config))
+    settle_garbage_collector()
     await bus.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
