@@ -102,7 +102,9 @@ def configure_logging(log_format: str = "auto", level: str = "INFO") -> None:
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # A line below the level is dropped first, before the other processors build it (they cost ~2.5 % of
+        # a service's CPU under the benchmark, which logs at WARNING, for lines the standard library then drops).
+        processors=[structlog.stdlib.filter_by_level, *shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
