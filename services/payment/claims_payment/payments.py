@@ -28,12 +28,7 @@ from claims_contracts.events import (
 )
 from claims_payment.config import PaymentSettings
 from claims_payment.crypto import AccountCipher
-from claims_payment.db.models import (
-    DecisionRow,
-    OverpaymentRow,
-    PaymentRow,
-    ProviderAccountRow,
-)
+from claims_payment.db.models import PaymentRow, ProviderAccountRow
 from claims_payment.db.repositories import (
     Account,
     AtBank,
@@ -87,6 +82,29 @@ _Submitted = tuple[
 def utcnow() -> datetime:
     """The current instant in UTC."""
     return datetime.now(UTC)
+
+
+def _payment_account(payee: str, payees: Payees) -> dict[str, Any]:
+    """A payment's account columns for its payee: the account copied, or all None and the reason it waits."""
+    if payee == Payee.PROVIDER:
+        account, waiting = payees.provider, HoldReason.AWAITING_PROVIDER_ACCOUNT
+    else:
+        account, waiting = payees.member, HoldReason.AWAITING_MEMBER_ACCOUNT
+    if account is None:
+        return {
+            "hold_reason": waiting.value,
+            "creditor_name": None,
+            "account_number_enc": None,
+            "account_last4": None,
+            "bank_code": None,
+        }
+    return {
+        "hold_reason": None,
+        "creditor_name": account.holder,
+        "account_number_enc": account.account_number_enc,
+        "account_last4": account.account_last4,
+        "bank_code": account.bank_code,
+    }
 
 
 class RetryRefused(Exception):
@@ -186,27 +204,11 @@ class PaymentService:
 
     def _copy_account(self, payment: PaymentRow, payees: Payees) -> None:
         """The payee's account onto the payment (``payees`` read under the claim's and provider's locks)."""
-        hold: HoldReason | None
-        if payment.payee == Payee.PROVIDER:
-            account = payees.provider
-            hold = HoldReason.AWAITING_PROVIDER_ACCOUNT if account is None else None
-        else:
-            account = payees.member
-            hold = HoldReason.AWAITING_MEMBER_ACCOUNT if account is None else None
-        holder = enc = last4 = bank_code = None
-        if account is not None:
-            holder, enc, last4, bank_code = (
-                account.holder,
-                account.account_number_enc,
-                account.account_last4,
-                account.bank_code,
-            )
         was_held = payment.hold_reason
-        payment.hold_reason = hold.value if hold else None
-        payment.creditor_name, payment.account_number_enc = holder, enc
-        payment.account_last4, payment.bank_code = last4, bank_code
+        for column, value in _payment_account(payment.payee, payees).items():
+            setattr(payment, column, value)
         payment.updated_at = self.clock()
-        if was_held and hold is None:
+        if was_held and payment.hold_reason is None:
             payment.next_attempt_at = self.clock()
             log.info("payment released", payment_id=str(payment.id), was=was_held)
 
@@ -228,19 +230,19 @@ class PaymentService:
             log.info("decision already applied", decision_version=event.decision_version)
             return
         now = self.clock()
-        decision = DecisionRow(
-            claim_id=event.claim_id,
-            decision_version=event.decision_version,
-            outcome=event.outcome.value,
-            payable=event.payable,
-            currency=event.currency,
-            action="none",
-            amount=ZERO,
-            recovery_waived=ZERO,
-            recorded_at=now,
-        )
+        decision: dict[str, Any] = {  # a row of ``decisions``
+            "claim_id": event.claim_id,
+            "decision_version": event.decision_version,
+            "outcome": event.outcome.value,
+            "payable": event.payable,
+            "currency": event.currency,
+            "action": "none",
+            "amount": ZERO,
+            "recovery_waived": ZERO,
+            "recorded_at": now,
+        }
         if claim.latest is not None and claim.latest > event.decision_version:
-            decision.action = "stale"
+            decision["action"] = "stale"
             decisions.add(decision)
             log.warning("stale decision ignored", decision_version=event.decision_version, latest=claim.latest)
             return
@@ -261,23 +263,23 @@ class PaymentService:
         open_recovery = claim.overpaid - claim.waived
         plan = plan_decision(event.payable, committed, open_recovery)
         if plan.recovery_waived:
-            decision.recovery_waived = plan.recovery_waived
+            decision["recovery_waived"] = plan.recovery_waived
             book.record(ledger.recovery_waived(plan.recovery_waived), claim_id=event.claim_id, payment_id=None, at=now)
         if plan.pay:
-            decision.action, decision.amount = "payment", plan.pay
+            decision["action"], decision["amount"] = "payment", plan.pay
             self._schedule(uow, event, plan.pay, now, claim.payees)
         elif plan.overpayment:
-            decision.action, decision.amount = "overpayment", plan.overpayment
+            decision["action"], decision["amount"] = "overpayment", plan.overpayment
             OverpaymentRepository(uow.session).add(
-                OverpaymentRow(
-                    id=uuid.uuid4(),
-                    claim_id=event.claim_id,
-                    decision_version=event.decision_version,
-                    amount=plan.overpayment,
-                    currency=event.currency,
-                    payee=event.payee.value,
-                    recorded_at=now,
-                )
+                {
+                    "id": uuid.uuid4(),
+                    "claim_id": event.claim_id,
+                    "decision_version": event.decision_version,
+                    "amount": plan.overpayment,
+                    "currency": event.currency,
+                    "payee": event.payee.value,
+                    "recorded_at": now,
+                }
             )
             book.record(ledger.overpayment(plan.overpayment), claim_id=event.claim_id, payment_id=None, at=now)
             uow.publish(
@@ -296,30 +298,41 @@ class PaymentService:
     def _schedule(
         self, uow: UnitOfWork, event: ClaimAdjudicated, amount: Decimal, now: datetime, payees: Payees
     ) -> None:
-        """A new payment (identity: claim and decision version, under a unique constraint), written at flush."""
-        payment = PaymentRow(
-            id=uuid.uuid4(),
-            claim_id=event.claim_id,
-            decision_version=event.decision_version,
-            member_id=event.member_id,
-            provider_id=event.provider_id,
-            payee=event.payee.value,
-            currency=event.currency,
-            amount=amount,
-            status=PaymentStatus.SCHEDULED.value,
-            attempts=0,
-            next_attempt_at=now,
-            created_on=now.date(),
-            created_at=now,
-            updated_at=now,
+        """A new payment (identity: claim and decision version, under a unique constraint), written at commit."""
+        payment_id = uuid.uuid4()
+        account = _payment_account(event.payee.value, payees)
+        PaymentRepository(uow.session).add(
+            {
+                "id": payment_id,
+                "claim_id": event.claim_id,
+                "decision_version": event.decision_version,
+                "member_id": event.member_id,
+                "provider_id": event.provider_id,
+                "payee": event.payee.value,
+                "currency": event.currency,
+                "amount": amount,
+                "status": PaymentStatus.SCHEDULED.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_on": now.date(),
+                "created_at": now,
+                **account,
+                "updated_at": self.clock(),  # as an account copied onto a payment sets it
+            }
         )
-        self._copy_account(payment, payees)  # before it is added: one INSERT, no UPDATE after it
-        PaymentRepository(uow.session).add(payment)
         LedgerRepository(uow.session).record(
-            ledger.approved(amount), claim_id=event.claim_id, payment_id=payment.id, at=now
+            ledger.approved(amount), claim_id=event.claim_id, payment_id=payment_id, at=now
         )
-        self._publish_scheduled(uow, payment)
-        log.info("payment scheduled", payment_id=str(payment.id), amount=str(amount), hold=payment.hold_reason)
+        common: dict[str, object] = {
+            "claim_id": event.claim_id,
+            "payment_id": str(payment_id),
+            "decision_version": event.decision_version,
+            "amount": amount,
+            "currency": event.currency,
+            "payee": event.payee.value,
+        }
+        self._publish_scheduled(uow, event.claim_id, common, account["hold_reason"])
+        log.info("payment scheduled", payment_id=str(payment_id), amount=str(amount), hold=account["hold_reason"])
 
     @staticmethod
     def _common(payment: PaymentRow | BankPayment) -> dict[str, object]:
@@ -332,11 +345,10 @@ class PaymentService:
             "payee": payment.payee,
         }
 
-    def _publish_scheduled(self, uow: UnitOfWork, payment: PaymentRow) -> None:
-        uow.publish(
-            PaymentScheduled.model_validate({**self._common(payment), "hold_reason": payment.hold_reason}),
-            claim_id=payment.claim_id,
-        )
+    @staticmethod
+    def _publish_scheduled(uow: UnitOfWork, claim_id: str, common: dict[str, object], hold_reason: str | None) -> None:
+        """``common``: the payment's fields every payment event has (``_common``)."""
+        uow.publish(PaymentScheduled.model_validate({**common, "hold_reason": hold_reason}), claim_id=claim_id)
 
     # --- operator ------------------------------------------------------------------------------
 
@@ -364,7 +376,7 @@ class PaymentService:
         payment.bank_reference = None
         payment.updated_at = now
         await self._resolve_account(uow, payment)
-        self._publish_scheduled(uow, payment)
+        self._publish_scheduled(uow, payment.claim_id, self._common(payment), payment.hold_reason)
         log.info("payment retried by operator", payment_id=str(payment.id))
         return payment
 

@@ -1,10 +1,10 @@
 """Every query of the payment service. Repositories never commit: the unit of work does.
 
 The rows a decision and the bank worker create (decisions, payments, overpayments, batches and their
-items, ledger postings) are not added to the session, and the bank worker reads the payments it changes
-as plain rows (``BankPayment``), not ORM objects. What they write is collected per transaction (``_PENDING``)
-and written just before it commits, without a unit-of-work flush, by the kit's ``claims_platform.pending_writes``:
-in one statement on PostgreSQL (each write's rows as arrays), one per write on SQLite. A query that must see it
+items, ledger postings) are dicts of column values, not ORM objects, and the bank worker reads the payments it
+changes as plain rows (``BankPayment``). What they write is collected per transaction (``_PENDING``) and written
+just before it commits, without a unit-of-work flush, by the kit's ``claims_platform.pending_writes``: in one
+statement on PostgreSQL (each write's rows as arrays), one per write on SQLite. A query that must see it
 (``prepare_read``) has it written first.
 """
 
@@ -63,6 +63,8 @@ OVERPAYMENTS = metadata.tables[OverpaymentRow.__tablename__]
 BATCHES = metadata.tables[BatchRow.__tablename__]
 BATCH_ITEMS = metadata.tables[BatchItemRow.__tablename__]
 LEDGER = metadata.tables[LedgerEntryRow.__tablename__]
+PAYEES = metadata.tables[ClaimPayeeRow.__tablename__]
+PROVIDER_ACCOUNTS = metadata.tables[ProviderAccountRow.__tablename__]
 
 _BANK_WRITES = (
     "status",
@@ -116,9 +118,13 @@ _PENDING = WritesAtCommit("claims_payment.pending", _Pending)
 """The rows the payment service writes at commit (``claims_platform.pending_writes``)."""
 
 
-def _values(row: Any, table: Table) -> dict[str, Any]:
-    """A new ORM row's column values (every column: each table's rows go in with one statement)."""
-    return {column.key: getattr(row, column.key) for column in table.columns}
+def _new_row(table: Table, values: dict[str, Any]) -> dict[str, Any]:
+    """A new row of ``table`` to write: every column (each table's rows go in with one statement), those
+    ``values`` does not give NULL."""
+    unknown = values.keys() - table.c.keys()
+    if unknown:
+        raise ValueError(f"not columns of {table.name}: {sorted(unknown)}")
+    return {column.key: values.get(column.key) for column in table.columns}
 
 
 def _is_postgres(session: AsyncSession) -> bool:
@@ -188,14 +194,15 @@ async def prepare_read(session: AsyncSession, claim_id: str | None) -> None:
 # The hot statements are built once, with bind parameters: only their parameters change per call (what
 # SQLAlchemy would otherwise construct, and compute a cache key for, on every call).
 
-_SCHEDULED = (
-    select(PaymentRow)
-    .where(PaymentRow.claim_id == bindparam("claim_id"), PaymentRow.status == PaymentStatus.SCHEDULED)
+_SCHEDULED_IDS = (
+    select(PAYMENTS.c.id)
+    .where(PAYMENTS.c.claim_id == bindparam("claim_id"), PAYMENTS.c.status == PaymentStatus.SCHEDULED)
     .with_for_update()
 )
-_PAYEE_COLUMNS = {c.key: bindparam(c.key, type_=c.type) for c in ClaimPayeeRow.__table__.columns}
-_SCHEDULED_WITH_NEW_PAYEE = _SCHEDULED.add_cte(
-    postgresql.insert(ClaimPayeeRow).values(_PAYEE_COLUMNS).on_conflict_do_nothing().cte("new_payee")
+"""A claim's payments not yet sent, locked: their ids only (a Core statement; usually there is none)."""
+_PAYEE_COLUMNS = {c.key: bindparam(c.key, type_=c.type) for c in PAYEES.columns}
+_SCHEDULED_IDS_WITH_NEW_PAYEE = _SCHEDULED_IDS.add_cte(
+    postgresql.insert(PAYEES).values(_PAYEE_COLUMNS).on_conflict_do_nothing().cte("new_payee")
 )
 
 
@@ -212,16 +219,23 @@ class PayeeRepository:
     async def add_claim_and_lock_scheduled(self, values: dict[str, Any]) -> Sequence[PaymentRow]:
         """Record a claim's payee details once (first wins); the claim's payments not yet sent, locked.
 
-        One statement on PostgreSQL (the insert rides along as a CTE; it does not change the payments read).
+        One statement on PostgreSQL (the insert rides along as a CTE; it does not change the payments read),
+        which locks the payments and returns their ids; only when there are some (a decision came before
+        the claim's details) are they loaded as ORM rows, with a second statement.
         """
         claim_id = values["claim_id"]
         await prepare_read(self.session, claim_id)
         with self.session.no_autoflush:
             if _is_postgres(self.session):
                 params = {key: values[key] for key in _PAYEE_COLUMNS}  # every column, nothing else
-                return (await self.session.scalars(_SCHEDULED_WITH_NEW_PAYEE, params)).all()
-            await self.session.execute(sqlite.insert(ClaimPayeeRow).values(**values).on_conflict_do_nothing())
-            return (await self.session.scalars(_SCHEDULED, {"claim_id": claim_id})).all()
+                ids = (await self.session.execute(_SCHEDULED_IDS_WITH_NEW_PAYEE, params)).scalars().all()
+            else:
+                await self.session.execute(sqlite.insert(ClaimPayeeRow).values(**values).on_conflict_do_nothing())
+                ids = (await self.session.execute(_SCHEDULED_IDS, {"claim_id": claim_id})).scalars().all()
+            if not ids:
+                return []
+            stmt = select(PaymentRow).where(PaymentRow.id.in_(ids)).order_by(PaymentRow.decision_version)
+            return (await self.session.scalars(stmt)).all()  # locked above, by this transaction
 
     async def claim(self, claim_id: str) -> ClaimPayeeRow | None:
         """A claim's payee details."""
@@ -295,40 +309,43 @@ class DecisionContext:
 
 _CLAIM_PAYMENT_COLUMNS = tuple(PAYMENTS.c[name] for name in ClaimPayment.__dataclass_fields__)
 _MEMBER_ACCOUNT = (
-    ClaimPayeeRow.account_holder,
-    ClaimPayeeRow.account_number_enc,
-    ClaimPayeeRow.account_last4,
-    ClaimPayeeRow.bank_code,
+    PAYEES.c.account_holder,
+    PAYEES.c.account_number_enc,
+    PAYEES.c.account_last4,
+    PAYEES.c.bank_code,
 )
 _PROVIDER_ACCOUNT = (
-    ProviderAccountRow.holder,
-    ProviderAccountRow.account_number_enc,
-    ProviderAccountRow.account_last4,
-    ProviderAccountRow.bank_code,
+    PROVIDER_ACCOUNTS.c.holder,
+    PROVIDER_ACCOUNTS.c.account_number_enc,
+    PROVIDER_ACCOUNTS.c.account_last4,
+    PROVIDER_ACCOUNTS.c.bank_code,
 )
 
 
 def _context_statement() -> Select[Any]:
     """Columns: seen, latest, waived, overpaid; a payment's (``ClaimPayment``); the member's account
-    (``_MEMBER_ACCOUNT``); the hospital's (``_PROVIDER_ACCOUNT``). One row per payment (one without any)."""
+    (``_MEMBER_ACCOUNT``); the hospital's (``_PROVIDER_ACCOUNT``). One row per payment (one without any).
+
+    Built on the tables, not the ORM classes: a Core statement, so the session runs it without the ORM's
+    compile and result machinery (it reads plain rows anyway)."""
     claim_id = bindparam("claim_id", type_=String())
     decided = (
         select(
-            func.count(case((DecisionRow.decision_version == bindparam("version"), 1))).label("seen"),
-            func.max(DecisionRow.decision_version).label("latest"),
-            func.coalesce(func.sum(DecisionRow.recovery_waived), 0).label("waived"),
+            func.count(case((DECISIONS.c.decision_version == bindparam("version"), 1))).label("seen"),
+            func.max(DECISIONS.c.decision_version).label("latest"),
+            func.coalesce(func.sum(DECISIONS.c.recovery_waived), 0).label("waived"),
         )
-        .where(DecisionRow.claim_id == claim_id)
+        .where(DECISIONS.c.claim_id == claim_id)
         .subquery("decided")
     )
     overpaid = (
-        select(func.coalesce(func.sum(OverpaymentRow.amount), 0))
-        .where(OverpaymentRow.claim_id == claim_id)
+        select(func.coalesce(func.sum(OVERPAYMENTS.c.amount), 0))
+        .where(OVERPAYMENTS.c.claim_id == claim_id)
         .scalar_subquery()
     )
     locked = (
-        select(*_CLAIM_PAYMENT_COLUMNS, PaymentRow.decision_version.label("version"))
-        .where(PaymentRow.claim_id == claim_id)
+        select(*_CLAIM_PAYMENT_COLUMNS, PAYMENTS.c.decision_version.label("version"))
+        .where(PAYMENTS.c.claim_id == claim_id)
         .with_for_update()
         .subquery("locked")
     )
@@ -344,8 +361,8 @@ def _context_statement() -> Select[Any]:
         )
         .select_from(decided)
         .outerjoin(locked, true())
-        .outerjoin(ClaimPayeeRow, ClaimPayeeRow.claim_id == claim_id)
-        .outerjoin(ProviderAccountRow, ProviderAccountRow.provider_id == bindparam("provider_id"))
+        .outerjoin(PAYEES, PAYEES.c.claim_id == claim_id)
+        .outerjoin(PROVIDER_ACCOUNTS, PROVIDER_ACCOUNTS.c.provider_id == bindparam("provider_id"))
         .order_by(locked.c.version)
     )
 
@@ -389,11 +406,11 @@ class DecisionRepository:
             ),
         )
 
-    def add(self, row: DecisionRow) -> None:
-        """Record a decision (written just before the transaction commits; ``row`` is not added to the session)."""
+    def add(self, values: dict[str, Any]) -> None:
+        """Record a decision (a row of ``decisions``, written just before the transaction commits)."""
         pending = _PENDING.collector(self.session)
-        pending.rows[DECISIONS.name].append(_values(row, DECISIONS))
-        pending.claims.add(row.claim_id)
+        pending.rows[DECISIONS.name].append(_new_row(DECISIONS, values))
+        pending.claims.add(values["claim_id"])
 
 
 class PaymentRepository:
@@ -402,14 +419,12 @@ class PaymentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def add(self, row: PaymentRow) -> None:
-        """A new payment (the unique constraint on ``(claim_id, decision_version)`` guards the identity).
-
-        Written just before the transaction commits; ``row`` is not added to the session.
-        """
+    def add(self, values: dict[str, Any]) -> None:
+        """A new payment, a row of ``payments`` (the unique constraint on ``(claim_id, decision_version)``
+        guards the identity); written just before the transaction commits."""
         pending = _PENDING.collector(self.session)
-        pending.rows[PAYMENTS.name].append(_values(row, PAYMENTS))
-        pending.claims.add(row.claim_id)
+        pending.rows[PAYMENTS.name].append(_new_row(PAYMENTS, values))
+        pending.claims.add(values["claim_id"])
 
     async def get(self, payment_id: uuid.UUID, *, for_update: bool = False) -> PaymentRow | None:
         """One payment."""
@@ -493,9 +508,9 @@ class PaymentRepository:
 
 
 _DUE: ColumnElement[bool] = and_(
-    PaymentRow.status == PaymentStatus.SCHEDULED,
-    PaymentRow.hold_reason.is_(None),
-    PaymentRow.next_attempt_at <= bindparam("now"),
+    PAYMENTS.c.status == PaymentStatus.SCHEDULED,
+    PAYMENTS.c.hold_reason.is_(None),
+    PAYMENTS.c.next_attempt_at <= bindparam("now"),
 )
 """A payment ready for the bank at ``now`` (a bind parameter)."""
 
@@ -536,17 +551,18 @@ class BankPayment:
 _BANK_COLUMNS = tuple(PAYMENTS.c[name] for name in BankPayment.__dataclass_fields__)
 assert set(_BANK_WRITES) <= set(BankPayment.__dataclass_fields__)
 
+# Core statements (on the table, not the ORM class): the session runs them without the ORM's machinery.
 _LOCK_DUE = (
     select(*_BANK_COLUMNS)
     .where(_DUE)
-    .order_by(PaymentRow.next_attempt_at, PaymentRow.id)
+    .order_by(PAYMENTS.c.next_attempt_at, PAYMENTS.c.id)
     .limit(bindparam("limit", type_=Integer()))
     .with_for_update(skip_locked=True)
 )
 _LOCK_MANY_PAYMENTS = (
     select(*_BANK_COLUMNS)
-    .where(PaymentRow.id.in_(bindparam("ids", expanding=True)))
-    .order_by(PaymentRow.status, PaymentRow.updated_at)
+    .where(PAYMENTS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(PAYMENTS.c.status, PAYMENTS.c.updated_at)
     .with_for_update(skip_locked=True)
 )
 _SUPERSEDE = (
@@ -628,11 +644,11 @@ class OverpaymentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def add(self, row: OverpaymentRow) -> None:
-        """Record an overpayment (written just before the transaction commits; ``row`` is not added to the session)."""
+    def add(self, values: dict[str, Any]) -> None:
+        """Record an overpayment (a row of ``overpayments``, written just before the transaction commits)."""
         pending = _PENDING.collector(self.session)
-        pending.rows[OVERPAYMENTS.name].append(_values(row, OVERPAYMENTS))
-        pending.claims.add(row.claim_id)
+        pending.rows[OVERPAYMENTS.name].append(_new_row(OVERPAYMENTS, values))
+        pending.claims.add(values["claim_id"])
 
     async def of_claim(self, claim_id: str | None, limit: int) -> Sequence[OverpaymentRow]:
         """Overpayments, of one claim or all, oldest first."""
