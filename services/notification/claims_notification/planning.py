@@ -82,8 +82,8 @@ class Planner:
     """Records notices and plans their messages.
 
     A handler may call it for several events in one transaction: nothing here commits or flushes, the new
-    rows are collected and written together (one INSERT per table) just before the transaction commits, and
-    what an earlier event looked up or added is seen by the later ones.
+    rows are collected and written together (in one statement on PostgreSQL) just before the transaction
+    commits, and what an earlier event looked up or added is seen by the later ones.
     """
 
     def __init__(

@@ -3,8 +3,9 @@
 The event handlers may run several events in one transaction, so lookups made while planning are kept for
 the rest of that transaction (see ``_lookups``), and the rows planning creates (notices, messages, their
 delivery log) are only collected (see ``_PENDING``, the kit's ``claims_platform.pending_writes``): just before
-the transaction commits, each table's new rows are written with one INSERT. Planning's queries read tables
-planning never writes that way, except the waiting notices, which also take the notices this transaction added.
+the transaction commits, they are all written with one statement (on PostgreSQL; one INSERT per table on SQLite).
+Planning's queries read tables planning never writes that way, except the waiting notices, which also take the
+notices this transaction added.
 
 The hot statements are plain Core statements built once (values come as bound parameters), and planning
 reads plain rows and adds plain ``Notice`` objects, not ORM entities. Only the notices that waited for their
@@ -24,6 +25,7 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     Insert,
+    Integer,
     Row,
     Table,
     and_,
@@ -52,7 +54,7 @@ from claims_notification.db.models import (
 )
 from claims_notification.domain.model import Preferences
 from claims_platform.db import transaction_state
-from claims_platform.pending_writes import Statements, WritesAtCommit
+from claims_platform.pending_writes import InsertRows, Statements, WritesAtCommit, write_statements
 
 _NO_AUTOFLUSH = {"autoflush": False}
 _LOOKUPS = "claims_notification.lookups"
@@ -186,6 +188,13 @@ def _lookups(session: AsyncSession) -> dict[tuple[str, str], Any]:
     return transaction_state(session, _LOOKUPS, dict)
 
 
+# The rows planning adds: every column of a notice and of a message; a delivery-log entry without its ``id``
+# (the database numbers it).
+_NEW_NOTICES = InsertRows(NOTICES.name, NOTICES, tuple(column.key for column in NOTICES.columns))
+_NEW_MESSAGES = InsertRows(MESSAGES.name, MESSAGES, tuple(column.key for column in MESSAGES.columns))
+_NEW_ATTEMPTS = InsertRows(ATTEMPTS.name, ATTEMPTS, tuple(c.key for c in ATTEMPTS.columns if c.key != "id"))
+
+
 class _Pending:
     """The rows planning added in one transaction, not written yet."""
 
@@ -197,17 +206,15 @@ class _Pending:
         self.attempts: list[dict[str, Any]] = []
 
     def take_statements(self, session: Session) -> Statements:
-        """The new notices, then messages, then delivery log (foreign-key order), one INSERT per table executed
-        for each row; and forget them."""
-        statements: Statements = []
-        if self.notices:
-            statements.append((NOTICES.insert(), [_notice_values(row) for row in self.notices]))
-        if self.messages:
-            statements.append((MESSAGES.insert(), self.messages))
-        if self.attempts:
-            statements.append((ATTEMPTS.insert(), self.attempts))
+        """The new notices, then messages, then delivery log (foreign-key order), in one statement on PostgreSQL
+        (``write_statements``); and forget them."""
+        writes = [
+            (_NEW_NOTICES, [_notice_values(row) for row in self.notices]),
+            (_NEW_MESSAGES, self.messages),
+            (_NEW_ATTEMPTS, self.attempts),
+        ]
         self.notices, self.messages, self.attempts = [], [], []
-        return statements
+        return write_statements(session, writes)
 
 
 _PENDING = WritesAtCommit("claims_notification.pending", _Pending)
@@ -480,6 +487,22 @@ class DeliveryQueue:
         MESSAGES.c.attempts,
     )
 
+    # Built once (the values are bound parameters): the worker runs it every round, idle rounds included.
+    _CLAIM = (
+        update(MESSAGES)
+        .where(
+            MESSAGES.c.id.in_(
+                select(MESSAGES.c.id)
+                .where(MESSAGES.c.status == "pending", MESSAGES.c.next_attempt_at <= bindparam("now"))
+                .order_by(MESSAGES.c.next_attempt_at, MESSAGES.c.id)
+                .limit(bindparam("limit", type_=Integer()))
+                .with_for_update(skip_locked=True)
+            )
+        )
+        .values(attempts=MESSAGES.c.attempts + 1, next_attempt_at=bindparam("lease_until"))
+        .returning(*CLAIMED)
+    )
+
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
 
@@ -489,20 +512,8 @@ class DeliveryQueue:
         Rows another worker has locked are skipped, and a leased message is not due again until the lease
         ends, so no two workers take the same message.
         """
-        due = (
-            select(MESSAGES.c.id)
-            .where(MESSAGES.c.status == "pending", MESSAGES.c.next_attempt_at <= now)
-            .order_by(MESSAGES.c.next_attempt_at, MESSAGES.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        stmt = (
-            update(MESSAGES)
-            .where(MESSAGES.c.id.in_(due))
-            .values(attempts=MESSAGES.c.attempts + 1, next_attempt_at=lease_until)
-            .returning(*self.CLAIMED)
-        )
-        return (await self.connection.execute(stmt)).all()
+        params = {"now": now, "lease_until": lease_until, "limit": limit}
+        return (await self.connection.execute(self._CLAIM, params)).all()
 
     async def preferences(self, member_ids: Sequence[str]) -> dict[str, Any]:
         """The preferences of several members (those who set any): rows with ``email``, ``sms``, ``surveys``."""
