@@ -59,3 +59,40 @@ async def test_existing_transaction_state_is_only_what_this_transaction_made(fre
         await session.commit()
         await session.execute(text("SELECT 1"))
         assert existing_transaction_state(session, "probe") is None  # made in the transaction that ended
+
+
+async def test_a_consumers_prepare_step_sees_the_new_events_once_before_their_handlers(
+    fresh_pg_url, make_runtime, make_event
+):
+    """``prepare`` runs first in the transaction, once, with the events about to be applied (not the
+    ones seen before, a repeat once), and what it does is there for the handlers."""
+    import uuid
+
+    from claims_contracts.envelope import EventEnvelope
+    from claims_platform.inbox import IdempotentConsumer
+
+    runtime = await make_runtime(fresh_pg_url)
+    calls: list[object] = []
+
+    async def prepare(uow, events) -> None:  # type: ignore[no-untyped-def]
+        calls.append(("prepare", [e.claim_id for e, _ in events]))
+        transaction_state(uow.session, "probe.prepared", set).update(e.claim_id for e, _ in events)
+
+    async def handler(uow, envelope, payload) -> None:  # type: ignore[no-untyped-def]
+        calls.append(
+            ("handle", envelope.claim_id, envelope.claim_id in transaction_state(uow.session, "probe.prepared", set))
+        )
+
+    consumer = IdempotentConsumer("probe", runtime.db, {"ClaimWithdrawn": handler}, prepare=prepare)
+    a, b, c = (f"C-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    seen, first, second = (
+        (EventEnvelope.wrap(make_event(claim), claim_id=claim, producer="test"), make_event(claim))
+        for claim in (a, b, c)
+    )
+    assert await consumer.handle_many([seen]) == [True]
+    calls.clear()
+    assert await consumer.handle_many([seen, first, second, first]) == [False, True, True, False]
+    assert calls == [("prepare", [b, c]), ("handle", b, True), ("handle", c, True)]
+    calls.clear()
+    assert await consumer.handle_many([seen, first]) == [False, False]
+    assert calls == []  # nothing new: no prepare either

@@ -138,6 +138,13 @@ class PaymentService:
         self.cipher = cipher
         self.clock = clock
 
+    async def lock_batch(self, uow: UnitOfWork, events: Sequence[ClaimReceived | ClaimAdjudicated]) -> None:
+        """The locks a consumer's batch of events will take, all at once (one statement, not one per event);
+        each event's own ``lock_claim`` then finds them held."""
+        await DecisionRepository(uow.session).lock_claims(
+            [(e.claim_id, e.provider.provider_id if isinstance(e, ClaimReceived) else e.provider_id) for e in events]
+        )
+
     # --- payee details -------------------------------------------------------------------------
 
     async def record_claim(self, uow: UnitOfWork, event: ClaimReceived) -> None:

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 EventHandler = Callable[["UnitOfWork", EventEnvelope, EventPayload], Awaitable[None]]
+PrepareBatch = Callable[["UnitOfWork", Sequence[tuple[EventEnvelope, EventPayload]]], Awaitable[None]]
+"""Runs once per transaction before its events' handlers, with the events to apply (the new ones, in order):
+what the handlers would each do for their own event and can be done for all at once (locks, reads)."""
 DeadLetter = Callable[[Message, str], Awaitable[None]]
 EventScope = Callable[[int], contextlib.AbstractContextManager[object]]
 """Around the handling of the i-th event of a batch (its trace span)."""
@@ -75,10 +78,18 @@ def describe(exc: BaseException) -> str:
 class IdempotentConsumer:
     """Applies each event at most once per consumer name, whatever the redeliveries."""
 
-    def __init__(self, name: str, db: Database, handlers: Mapping[str, EventHandler]) -> None:
+    def __init__(
+        self,
+        name: str,
+        db: Database,
+        handlers: Mapping[str, EventHandler],
+        *,
+        prepare: PrepareBatch | None = None,
+    ) -> None:
         self.name = name
         self.db = db
         self.handlers = dict(handlers)
+        self.prepare = prepare
         self._lock_space = zlib.crc32(f"consumer:{name}".encode()) & 0x7FFFFFFF
 
     def wants(self, event_type: str) -> bool:
@@ -140,6 +151,9 @@ class IdempotentConsumer:
                     "claims": sorted({e.claim_id for e, _ in events}),
                 }
                 fresh = set((await uow.session.execute(_LOCK_AND_INSERT, params)).scalars())
+            if self.prepare is not None and fresh:
+                todo = {e.event_id: (e, p) for e, p in events if e.event_id in fresh}  # a repeat once
+                await self.prepare(uow, list(todo.values()))
             applied: list[bool] = []
             for i, (envelope, payload) in enumerate(events):
                 if envelope.event_id not in fresh:

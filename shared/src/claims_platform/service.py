@@ -26,7 +26,7 @@ from claims_platform.bus.memory import InMemoryBus
 from claims_platform.context import correlation_id_var
 from claims_platform.db import Database
 from claims_platform.errors import BodyGuardMiddleware, install_error_handlers
-from claims_platform.inbox import EventHandler, IdempotentConsumer, MessageProcessor, describe
+from claims_platform.inbox import EventHandler, IdempotentConsumer, MessageProcessor, PrepareBatch, describe
 from claims_platform.logging import configure_logging, get_logger
 from claims_platform.metrics import MetricsMiddleware, ServiceMetrics, count_database_work
 from claims_platform.migrations import is_up_to_date, upgrade
@@ -126,9 +126,19 @@ class ServiceRuntime:
         self._migrated = False
         self._scrape_hooks: list[ScrapeHook] = [self._scrape_outbox, self._scrape_lag, self._scrape_dead_letters]
 
-    def consume(self, name: str, topics: Sequence[str], handlers: Mapping[str, EventHandler]) -> IdempotentConsumer:
-        """Subscribe a consumer group ``name`` whose handlers run once per event, in the event's transaction."""
-        consumer = IdempotentConsumer(name, self.db, handlers)
+    def consume(
+        self,
+        name: str,
+        topics: Sequence[str],
+        handlers: Mapping[str, EventHandler],
+        *,
+        prepare: PrepareBatch | None = None,
+    ) -> IdempotentConsumer:
+        """Subscribe a consumer group ``name`` whose handlers run once per event, in the event's transaction.
+
+        ``prepare`` runs first in each transaction, with the events about to be handled (``PrepareBatch``).
+        """
+        consumer = IdempotentConsumer(name, self.db, handlers, prepare=prepare)
         processor = MessageProcessor(
             consumer,
             partial(self.bus.dead_letter, name),

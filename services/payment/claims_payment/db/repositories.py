@@ -385,6 +385,13 @@ class DecisionRepository:
         keys = (claim_lock(claim_id),) if provider_id is None else (claim_lock(claim_id), provider_lock(provider_id))
         await advisory_locks(self.session, *keys)
 
+    async def lock_claims(self, claims: Sequence[tuple[str, str]]) -> None:
+        """``lock_claim`` for several ``(claim_id, provider_id)`` at once, in one statement: every claim's lock,
+        then every hospital's, each in key order (the order ``lock_claim`` takes them in for one claim)."""
+        claim_keys = sorted({claim_lock(claim_id) for claim_id, _ in claims})
+        provider_keys = sorted({provider_lock(provider_id) for _, provider_id in claims})
+        await advisory_locks(self.session, *claim_keys, *provider_keys)
+
     async def context(self, claim_id: str, version: int, provider_id: str) -> DecisionContext:
         """Everything a decision needs, in one statement (``_CONTEXT``): what the claim's decisions and
         overpayments add up to, its payments (locked, oldest first), its payee details and the hospital's account."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from claims_contracts.envelope import EventEnvelope, EventPayload
 from claims_contracts.events import ClaimAdjudicated, ClaimReceived
 from claims_contracts.topics import ADJUDICATION_TOPIC, INTAKE_TOPIC
 from claims_payment.payments import PaymentService
 from claims_platform.db import UnitOfWork
-from claims_platform.inbox import EventHandler
+from claims_platform.inbox import EventHandler, PrepareBatch
 from claims_platform.service import ServiceRuntime
 
 TOPICS = (INTAKE_TOPIC, ADJUDICATION_TOPIC)
@@ -27,6 +29,15 @@ def handlers(service: PaymentService) -> dict[str, EventHandler]:
     return {"ClaimReceived": on_claim_received, "ClaimAdjudicated": on_claim_adjudicated}
 
 
+def lock_batch(service: PaymentService) -> PrepareBatch:
+    """Before a transaction's events are handled: the locks of all their claims and hospitals at once."""
+
+    async def prepare(uow: UnitOfWork, events: Sequence[tuple[EventEnvelope, EventPayload]]) -> None:
+        await service.lock_batch(uow, [p for _, p in events if isinstance(p, ClaimReceived | ClaimAdjudicated)])
+
+    return prepare
+
+
 def subscribe(runtime: ServiceRuntime, service: PaymentService, group: str) -> None:
     """Subscribe the payment consumer (group ``group``, also its inbox key) to intake and adjudication."""
-    runtime.consume(group, TOPICS, handlers(service))
+    runtime.consume(group, TOPICS, handlers(service), prepare=lock_batch(service))
