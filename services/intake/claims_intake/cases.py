@@ -313,21 +313,16 @@ async def submit_claim(
         missing_documents=missing,
         links=claim_links(claim_id),
     )
+    idempotency: dict[str, Any] | None = None
     if idempotency_key is not None:
-        digest = request_hash(body, channel)
-        taken = await repo.claim_idempotency_key(
-            client=principal.sub,
-            key=idempotency_key,
-            request_hash=digest,
-            claim_id=claim_id,
-            now=now,
-            response=answer.model_dump(mode="json"),
-        )
-        if not taken:
-            existing = await repo.for_key(principal.sub, idempotency_key)
-            if existing is None or existing.request_hash != digest or existing.response is None:
-                raise conflict("This Idempotency-Key was used with another request body.", "Idempotency-Key")
-            return ClaimSubmitted.model_validate(existing.response), False
+        idempotency = {
+            "client": principal.sub,
+            "key": idempotency_key,
+            "request_hash": request_hash(body, channel),
+            "claim_id": claim_id,
+            "response": answer.model_dump(mode="json"),
+            "created_at": now,
+        }
     data = _stored_claim(body)
     data.update(extra or {})
     sensitive = {
@@ -378,11 +373,10 @@ async def submit_claim(
         reason=f"submitted through {channel}",
         payments=no_payments,
     )
-    stored = await _store_documents(ctx, claim_id, documents, principal.sub, now)
+    stored = _document_rows(claim_id, documents, principal.sub, now)
     for values in stored:
         repo.add_values(DocumentRow, values)
-    await _review_completeness(
-        uow,
+    event = await _review_completeness(
         repo,
         ctx,
         row,
@@ -393,7 +387,17 @@ async def submit_claim(
         payments=no_payments,
     )
     assert row.missing_documents == missing, "the answer was given before the review"
-    await repo.write()
+    # The idempotency key is taken with the rows (in one statement on PostgreSQL): nothing is written, stored
+    # or published for a key taken before.
+    if not await repo.write(idempotency):
+        assert idempotency is not None, "only a key taken before stops the write"
+        existing = await repo.for_key(principal.sub, idempotency["key"])
+        if existing is None or existing.request_hash != idempotency["request_hash"] or existing.response is None:
+            raise conflict("This Idempotency-Key was used with another request body.", "Idempotency-Key")
+        return ClaimSubmitted.model_validate(existing.response), False
+    await _store_documents(ctx, stored, documents)
+    if event is not None:
+        uow.publish(event, claim_id=claim_id)
     return answer, True
 
 
@@ -410,11 +414,8 @@ def claim_links(claim_id: str) -> dict[str, Link]:
     }
 
 
-async def _store_documents(
-    ctx: IntakeContext, claim_id: str, docs: list[IncomingDocument], actor: str, now: datetime
-) -> list[dict[str, Any]]:
-    """Write the contents (all durable when this returns, in one hand-off to a worker thread); their metadata,
-    as the values of ``DocumentRow``'s columns, for the caller to add."""
+def _document_rows(claim_id: str, docs: list[IncomingDocument], actor: str, now: datetime) -> list[dict[str, Any]]:
+    """The documents' metadata, as the values of ``DocumentRow``'s columns, for the caller to add."""
     metas: list[dict[str, Any]] = []
     for doc in docs:
         document_id = new_id("DOC")
@@ -433,12 +434,16 @@ async def _store_documents(
                 "uploaded_at": now,
             }
         )
-    await ctx.store.put_many([(meta["storage_key"], doc.content) for meta, doc in zip(metas, docs, strict=True)])
     return metas
 
 
+async def _store_documents(ctx: IntakeContext, rows: list[dict[str, Any]], docs: list[IncomingDocument]) -> None:
+    """Write the contents of the documents ``rows`` describe (``_document_rows``): all durable when this
+    returns, in one hand-off to a worker thread."""
+    await ctx.store.put_many([(row["storage_key"], doc.content) for row, doc in zip(rows, docs, strict=True)])
+
+
 async def _review_completeness(
-    uow: UnitOfWork,
     repo: ClaimRepository,
     ctx: IntakeContext,
     row: ClaimRow,
@@ -448,8 +453,9 @@ async def _review_completeness(
     first: bool,
     present: list[str] | None = None,
     payments: list[PaymentRow] | None = None,
-) -> None:
-    """The checklist: complete → ClaimReceived and review; otherwise ask for exactly what is missing.
+) -> ClaimReceived | ClaimDocumentsRequested | None:
+    """The checklist: complete → ClaimReceived and review; otherwise ask for exactly what is missing. The event
+    to publish (None when nothing changed): the caller publishes it.
 
     ``present``: the types of all the claim's documents when the caller knows them; otherwise they are read.
     ``payments``: as for ``record``.
@@ -463,7 +469,7 @@ async def _review_completeness(
         row.lifecycle = status.IN_REVIEW
         row.documents_deadline = None
         row.received_at = now
-        uow.publish(received_event(ctx, row), claim_id=row.claim_id)
+        received = received_event(ctx, row)
         await record(
             repo,
             row,
@@ -473,23 +479,20 @@ async def _review_completeness(
             reason="all required documents",
             payments=payments,
         )
-        return
+        return received
     if first or missing != previous:
         row.lifecycle = status.PENDING_DOCUMENTS
         deadline = completeness.documents_deadline(now.date(), ctx.settings.documents_deadline_days)
         row.documents_deadline = deadline
         data = row.data
-        uow.publish(
-            ClaimDocumentsRequested(
-                claim_id=row.claim_id,
-                claim_type=row.claim_type,
-                missing_documents=missing,
-                member=_member_contact(data),
-                provider=ProviderRef(**data["provider"]),
-                submitted_by_provider=row.submitted_by_provider,
-                deadline=deadline,
-            ),
+        requested = ClaimDocumentsRequested(
             claim_id=row.claim_id,
+            claim_type=row.claim_type,
+            missing_documents=missing,
+            member=_member_contact(data),
+            provider=ProviderRef(**data["provider"]),
+            submitted_by_provider=row.submitted_by_provider,
+            deadline=deadline,
         )
         await record(
             repo,
@@ -501,6 +504,8 @@ async def _review_completeness(
             details={"missing_documents": missing, "deadline": deadline.isoformat()},
             payments=payments,
         )
+        return requested
+    return None
 
 
 def _member_contact(data: dict[str, Any]) -> MemberContact:
@@ -565,9 +570,9 @@ async def add_document(
     payments = await repo.payments(claim_id)
     reviewing = row.lifecycle == status.PENDING_DOCUMENTS
     stored_before = [d.type for d in await repo.documents(claim_id)] if reviewing else []
-    (values,) = await _store_documents(
-        ctx, claim_id, [IncomingDocument(doc_type, filename, actual, content, "upload")], principal.sub, now
-    )
+    incoming = [IncomingDocument(doc_type, filename, actual, content, "upload")]
+    (values,) = _document_rows(claim_id, incoming, principal.sub, now)
+    await _store_documents(ctx, [values], incoming)
     doc = DocumentRow(**values)
     repo.add(doc)
     await record(
@@ -581,8 +586,7 @@ async def add_document(
         payments=payments,
     )
     if reviewing:
-        await _review_completeness(
-            uow,
+        event = await _review_completeness(
             repo,
             ctx,
             row,
@@ -592,6 +596,8 @@ async def add_document(
             present=[*stored_before, doc.type],
             payments=payments,
         )
+        if event is not None:
+            uow.publish(event, claim_id=claim_id)
     return row, doc
 
 

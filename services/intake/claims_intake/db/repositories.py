@@ -22,6 +22,7 @@ from sqlalchemy import (
     Date,
     Delete,
     Insert,
+    Select,
     Table,
     Text,
     Update,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    exists,
     func,
     inspect,
     literal,
@@ -73,13 +75,39 @@ _timeline = metadata.tables[TimelineRow.__tablename__]
 _denial_reasons = metadata.tables[DenialReasonRow.__tablename__]
 _idempotency_keys = metadata.tables[IdempotencyKeyRow.__tablename__]
 
-_TAKE_KEY: dict[bool, Any] = {
-    is_sqlite: insert_(_idempotency_keys)
+_TAKE_KEY: Insert = (
+    sqlite.insert(_idempotency_keys)
     .on_conflict_do_nothing(index_elements=["client", "key"])
     .returning(_idempotency_keys.c.id)
-    for is_sqlite, insert_ in ((False, postgresql.insert), (True, sqlite.insert))
-}
-"""By whether the database is SQLite."""
+)
+"""Take an idempotency key, on SQLite (on PostgreSQL it is taken in the statement of the claim's rows,
+``_insert_if_key_taken``)."""
+
+_KEY_COLUMNS = ("client", "key", "request_hash", "claim_id", "response", "created_at")
+
+_KEY_TAKEN = (
+    postgresql.insert(_idempotency_keys)
+    .values({column: bindparam(f"key__{column}", type_=_idempotency_keys.c[column].type) for column in _KEY_COLUMNS})
+    .on_conflict_do_nothing(index_elements=["client", "key"])
+    .returning(_idempotency_keys.c.id)
+    .cte("key_taken")
+)
+"""The idempotency key taken (bind parameters ``key__<column>``): its id, no row when it was taken before."""
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_if_key_taken(writes: tuple[InsertRows, ...]) -> Select[Any]:
+    """One statement (PostgreSQL): take the idempotency key (``_KEY_TAKEN``) and, only if it was free, INSERT
+    the writes' rows (as ``InsertRows`` does, each a data-modifying CTE); it returns the key's id, no row when
+    the key was taken before (and then nothing is inserted). Built once per combination of writes."""
+    free = exists(select(_KEY_TAKEN.c.id))
+    inserts = []
+    for i, write in enumerate(writes):
+        rows = write.rows()
+        listed = select(*(write.value(rows, column) for column in write.columns)).where(free).order_by(rows.c.row_no)
+        inserts.append(write.table.insert().from_select(list(write.columns), listed).cte(f"write_{i}"))
+    return select(_KEY_TAKEN.c.id).add_cte(*inserts)
+
 
 _NOTE: Insert = _timeline.insert().from_select(
     ["claim_id", "at", "actor", "kind", "reason", "status_from", "status_to", "details"],
@@ -509,25 +537,6 @@ class ClaimRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def claim_idempotency_key(
-        self, *, client: str, key: str, request_hash: str, claim_id: str, now: datetime, response: dict[str, Any]
-    ) -> bool:
-        """Take the key for a new claim, with the answer its replays get; False when it is taken (see ``for_key``).
-
-        A concurrent request with the same key waits on the unique index until this transaction ends; the key
-        and its answer are kept only if it commits.
-        """
-        stmt = _TAKE_KEY[self.session.get_bind().dialect.name == "sqlite"]
-        params = {
-            "client": client,
-            "key": key,
-            "request_hash": request_hash,
-            "claim_id": claim_id,
-            "response": response,
-            "created_at": now,
-        }
-        return (await self.session.execute(stmt, params)).scalar_one_or_none() is not None
-
     async def for_key(self, client: str, key: str) -> IdempotencyKeyRow | None:
         """The idempotency record of a client's key."""
         stmt = select(IdempotencyKeyRow).where(IdempotencyKeyRow.client == client, IdempotencyKeyRow.key == key)
@@ -701,9 +710,15 @@ class NewClaimRepository(ClaimRepository):
         """Keep a timeline entry for ``write``."""
         self._timeline.append(entry)
 
-    async def write(self) -> None:
+    async def write(self, idempotency: dict[str, Any] | None = None) -> bool:
         """INSERT what was kept, in groups of rows of one table and set of columns, the claim first: on PostgreSQL
-        all in one statement (a round trip, not one per group); on SQLite one statement per group."""
+        all in one statement (a round trip, not one per group); on SQLite one statement per group.
+
+        With ``idempotency`` (an ``IdempotencyKeyRow``'s values but ``id``), the key is taken first and the rows
+        are INSERTed only if it was free, on PostgreSQL in that same statement: False when the key was taken
+        before (nothing is written; see ``for_key``). A concurrent request with the same key waits on the unique
+        index until this transaction ends; the key and its answer are kept only if it commits.
+        """
         rows: dict[type, list[dict[str, Any]]] = {cls: [] for cls in _NEW_ROW_TABLES}
         for obj in self._new:
             rows[type(obj)].append(_set_values(obj))
@@ -717,11 +732,22 @@ class NewClaimRepository(ClaimRepository):
             for values in rows[cls]:
                 by_columns.setdefault(tuple(values), []).append(values)
             groups.extend((table, columns, same) for columns, same in by_columns.items())
-        if not groups:
-            return
         writes = [(InsertRows(f"g{i}", table, columns), same) for i, (table, columns, same) in enumerate(groups)]
-        for stmt, params in write_statements(self.session.sync_session, writes):
+        sync = self.session.sync_session
+        dialect = sync.get_bind().dialect
+        if idempotency is not None and dialect.name == "postgresql":
+            params = {f"key__{column}": idempotency[column] for column in _KEY_COLUMNS}
+            for write, same in writes:
+                params.update(write.params(same, dialect))
+            statement = _insert_if_key_taken(tuple(write for write, _ in writes))
+            return (await self.session.execute(statement, params)).scalar_one_or_none() is not None
+        if idempotency is not None:
+            params = {column: idempotency[column] for column in _KEY_COLUMNS}
+            if (await self.session.execute(_TAKE_KEY, params)).scalar_one_or_none() is None:
+                return False
+        for stmt, params in write_statements(sync, writes):
             await self.session.execute(stmt, params)
+        return True
 
 
 @dataclass(frozen=True)
