@@ -18,7 +18,7 @@ from claims_intake.api.routes import router as claims_router
 from claims_intake.config import IntakeSettings
 from claims_intake.context import Clock, IntakeContext, system_clock
 from claims_intake.db.repositories import ReportRepository
-from claims_intake.events.handlers import ARCHIVE_CONSUMER, ARCHIVE_TOPICS, HANDLERS
+from claims_intake.events.handlers import ARCHIVE_CONSUMER, ARCHIVE_TOPICS, HANDLERS, lock_claims
 from claims_intake.fhir.mapping import FhirError
 from claims_intake.fhir.routes import fhir_error_handler
 from claims_intake.fhir.routes import router as fhir_router
@@ -37,7 +37,7 @@ def build_runtime(settings: IntakeSettings | None = None, bus: EventBus | None =
     """The service's runtime: database, bus, relay and the archive's consumer."""
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime(settings, migrations=MIGRATIONS, bus=bus)
-    runtime.consume(ARCHIVE_CONSUMER, ARCHIVE_TOPICS, HANDLERS)
+    runtime.consume(ARCHIVE_CONSUMER, ARCHIVE_TOPICS, HANDLERS, prepare=lock_claims)
     return runtime
 
 

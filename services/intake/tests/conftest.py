@@ -59,6 +59,7 @@ class Intake:
     data_dir: Path
     clock: MutableClock
     seen: dict[str, list[Any]] = field(default_factory=dict)
+    runtime: Any = None  # the service's ServiceRuntime (its consumers, to hand them a batch directly)
 
     def auth(self, *roles: str, sub: str = "u-1", provider_id: str | None = None, member_id: str | None = None):
         """An Authorization header."""
@@ -136,7 +137,7 @@ async def intake(pg_admin_url, kafka_bootstrap, jwt_secret, tmp_path_factory) ->
     app = create_app(settings, clock=clock)
     try:
         async with serve(app) as client:
-            yield Intake(client, jwt_secret, url, prefix, kafka_bootstrap, data_dir, clock)
+            yield Intake(client, jwt_secret, url, prefix, kafka_bootstrap, data_dir, clock, runtime=app.state.runtime)
     finally:
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

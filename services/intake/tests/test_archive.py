@@ -6,6 +6,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import event
+
+from claims_contracts.envelope import EventEnvelope
 from claims_contracts.events import (
     Adjustment,
     ClaimAdjudicated,
@@ -197,6 +200,74 @@ async def test_decision_and_payment_reach_the_archive(intake, claim, kit):
     # a withdrawal after a decision is refused
     late = await intake.client.post(f"/v1/claims/{claim_id}/withdraw", json={"reason": "x"}, headers=intake.partner())
     assert late.status_code == 409
+
+
+async def test_a_batch_of_several_claims_events_is_archived_as_one_by_one(intake, claim, kit):
+    """A Kafka batch mixing two claims' events (and one of a claim intake does not know) is applied in one
+    transaction, its claims read at once: each claim's story is as if its events had come one by one, a
+    message's note carrying the status the claim had then."""
+    staff = intake.auth("adjuster")
+    first, first_body = await _complete_claim(intake, claim, kit)
+    second, second_body = await _complete_claim(intake, claim, kit)
+    unknown = "CLM-0000000000000000000000000000dead"
+
+    def sent(claim_id: str, n: int) -> NotificationSent:
+        return NotificationSent(
+            claim_id=claim_id,
+            notification_id=f"N-{claim_id}-{n}",
+            source_event_type="ClaimAdjudicated",
+            channel="in_app",
+            locale="en",
+            recipient="member",
+        )
+
+    payment = {"claim_id": first, "payment_id": f"P-{first}", "decision_version": 1, "amount": Decimal("450.00")}
+    batch = [
+        (sent(first, 1), "notification"),
+        (_adjudicated(first, first_body), "adjudication"),
+        (_adjudicated(second, second_body), "adjudication"),
+        (PaymentScheduled(**payment, currency="CNY", payee="member"), "payment"),
+        (sent(second, 1), "notification"),
+        (sent(first, 2), "notification"),
+        (sent(unknown, 1), "notification"),
+    ]
+    events = [
+        (EventEnvelope.wrap(payload, claim_id=payload.claim_id, producer=producer), payload)
+        for payload, producer in batch
+    ]
+    (consumer,) = intake.runtime.consumers
+    statements: list[str] = []
+    mine = asyncio.current_task()
+
+    def count(conn, cursor, statement, *_) -> None:  # type: ignore[no-untyped-def]
+        if asyncio.current_task() is mine:
+            statements.append(statement)
+
+    engine = intake.runtime.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert await consumer.handle_many(events) == [True] * len(events)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    # the inbox; the two claims, read at once; the new payment looked for elsewhere; the unknown claim's note;
+    # the writes at commit (one by one, the first claim's first message would be a statement of its own, and
+    # each claim's read another)
+    assert len(statements) == 5, statements
+
+    async def story(claim_id: str) -> list[tuple[str, str | None]]:
+        page = (await intake.client.get(f"/v1/claims/{claim_id}/timeline", headers=staff)).json()
+        return [(e["kind"], e["status_to"]) for e in page["items"]][2:]  # after submitted, documents_complete
+
+    assert (await intake.wait_status(first, "payment_scheduled", staff))["payments"][0]["amount"] == "450.00"
+    assert await story(first) == [
+        ("notification_sent", "in_review"),
+        ("decided", "approved"),
+        ("payment_scheduled", "payment_scheduled"),
+        ("notification_sent", "payment_scheduled"),
+    ]
+    assert (await intake.wait_status(second, "approved", staff))["decision"]["payable"] == "450.00"
+    assert await story(second) == [("decided", "approved"), ("notification_sent", "approved")]
+    assert await intake.sql("SELECT count(*) FROM timeline WHERE claim_id = :c", c=unknown) == [(0,)]
 
 
 async def test_dispute_needs_a_decision_and_a_reason(intake, claim, kit):

@@ -8,7 +8,7 @@ one statement on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from claims_contracts.envelope import EventEnvelope, EventPayload
@@ -287,6 +287,13 @@ async def on_feedback(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPa
         kind="feedback_received",
         details={"survey_id": payload.survey_id, "score": payload.score},
     )
+
+
+async def lock_claims(uow: UnitOfWork, events: Sequence[tuple[EventEnvelope, EventPayload]]) -> None:
+    """Before a batch of events is handled: their claims locked and read at once (one query, not one per
+    claim and per ``NotificationSent``). An event alone reads its claim as its handler would anyway."""
+    if len(events) > 1:
+        await ArchiveRepository(uow.session).lock_claims([envelope.claim_id for envelope, _ in events])
 
 
 HANDLERS: dict[str, Handler] = {
