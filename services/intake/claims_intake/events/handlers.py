@@ -2,8 +2,9 @@
 
 The handlers work on plain rows (``ArchiveRepository``), not ORM objects: each claim an event changes is read
 once per transaction, locked, with its payments (a Kafka batch is applied in one transaction, so a claim's
-later events see what its earlier ones did); what they change is written when the transaction commits, in
-one statement on PostgreSQL.
+later events see what its earlier ones did; ``lock_claims`` reads all of a batch's claims at once before its
+first event is handled); what they change is written when the transaction commits, in one statement on
+PostgreSQL.
 """
 
 from __future__ import annotations
