@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stack import infra_pids, load_infra_env
 
 from claims_contracts.examples import OUTPATIENT_DOCUMENTS, TINY_PDF, claim_submission
-from claims_intake.storage import FilesystemDocumentStore, document_key
+from claims_intake.storage import FilesystemDocumentStore
 
 HTTP_PORT = 18599
 APP = textwrap.dedent(
@@ -232,8 +232,8 @@ async def documents_cost(n: int) -> Cost:
     store = FilesystemDocumentStore(root)
 
     async def put(_: int) -> None:
-        claim = f"CLM-{uuid.uuid4().hex}"
-        await store.put_many([(document_key(claim, f"DOC-{kind}"), TINY_PDF) for kind in OUTPATIENT_DOCUMENTS])
+        claim = f"C-{uuid.uuid4().hex[:12]}"
+        await store.put_many([(f"{claim}/DOC-{kind}", TINY_PDF) for kind in OUTPATIENT_DOCUMENTS])
 
     runs = max(1, n // 5)
     try:
