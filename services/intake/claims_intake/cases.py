@@ -52,7 +52,6 @@ from claims_intake.domain import amounts, completeness, status
 from claims_intake.icd10 import icd10_chapter, icd10_exists
 from claims_intake.pii import mask
 from claims_intake.sniff import check_document
-from claims_intake.storage import document_key
 from claims_platform.auth import Principal
 from claims_platform.db import UnitOfWork
 from claims_platform.errors import ProblemError
@@ -429,7 +428,7 @@ def _document_rows(claim_id: str, docs: list[IncomingDocument], actor: str, now:
                 "content_type": doc.content_type,
                 "size_bytes": len(doc.content),
                 "sha256": hashlib.sha256(doc.content).hexdigest(),
-                "storage_key": document_key(claim_id, document_id),
+                "storage_key": f"{claim_id}/{document_id}",
                 "source": doc.source,
                 "uploaded_by": actor,
                 "uploaded_at": now,

@@ -17,20 +17,6 @@ from typing import Protocol
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 
 
-def document_key(claim_id: str, document_id: str) -> str:
-    """Where a new document of a claim is stored: ``<shard>/<claim id>.<document id>``, the shard being the
-    first two hex digits of the claim id's random part (256 folders, made once).
-
-    A folder per claim (the layout before) meant a new folder for every claim, made durable with two more
-    fsyncs (the folder and its parent): 1.2-2.2 ms of CPU per claim of five documents on the benchmark's
-    machine, against 0.8 ms into a folder that exists. A claim's documents still sit side by side, named by
-    its id. Keys stored before (``<claim id>/<document id>``) stay valid: each document's key is in its row.
-    """
-    random_part = claim_id.rsplit("-", 1)[-1].lower()
-    shard = random_part[:2] if len(random_part) >= 2 and random_part[:2].isalnum() else "00"
-    return f"{shard}/{claim_id}.{document_id}"
-
-
 class DocumentStore(Protocol):
     """Stores document contents by key; metadata stays in the database."""
 
