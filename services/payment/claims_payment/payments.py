@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -82,6 +83,11 @@ _Submitted = tuple[
 def utcnow() -> datetime:
     """The current instant in UTC."""
     return datetime.now(UTC)
+
+
+_COMMON_COLUMNS = ("claim_id", "id", "decision_version", "amount", "currency", "payee")
+_COMMON_OF_ROW = attrgetter(*_COMMON_COLUMNS)
+_COMMON_OF_VALUES = itemgetter(*_COMMON_COLUMNS)
 
 
 def _payment_account(payee: str, payees: Payees) -> dict[str, Any]:
@@ -308,48 +314,42 @@ class PaymentService:
         """A new payment (identity: claim and decision version, under a unique constraint), written at commit."""
         payment_id = uuid.uuid4()
         account = _payment_account(event.payee.value, payees)
-        PaymentRepository(uow.session).add(
-            {
-                "id": payment_id,
-                "claim_id": event.claim_id,
-                "decision_version": event.decision_version,
-                "member_id": event.member_id,
-                "provider_id": event.provider_id,
-                "payee": event.payee.value,
-                "currency": event.currency,
-                "amount": amount,
-                "status": PaymentStatus.SCHEDULED.value,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_on": now.date(),
-                "created_at": now,
-                **account,
-                "updated_at": self.clock(),  # as an account copied onto a payment sets it
-            }
-        )
+        row = {  # a row of ``payments``
+            "id": payment_id,
+            "claim_id": event.claim_id,
+            "decision_version": event.decision_version,
+            "member_id": event.member_id,
+            "provider_id": event.provider_id,
+            "payee": event.payee.value,
+            "currency": event.currency,
+            "amount": amount,
+            "status": PaymentStatus.SCHEDULED.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_on": now.date(),
+            "created_at": now,
+            **account,
+            "updated_at": self.clock(),  # as an account copied onto a payment sets it
+        }
+        PaymentRepository(uow.session).add(row)
         LedgerRepository(uow.session).record(
             ledger.approved(amount), claim_id=event.claim_id, payment_id=payment_id, at=now
         )
-        common: dict[str, object] = {
-            "claim_id": event.claim_id,
-            "payment_id": str(payment_id),
-            "decision_version": event.decision_version,
-            "amount": amount,
-            "currency": event.currency,
-            "payee": event.payee.value,
-        }
-        self._publish_scheduled(uow, event.claim_id, common, account["hold_reason"])
+        self._publish_scheduled(uow, event.claim_id, self._common(row), account["hold_reason"])
         log.info("payment scheduled", payment_id=str(payment_id), amount=str(amount), hold=account["hold_reason"])
 
     @staticmethod
-    def _common(payment: PaymentRow | BankPayment) -> dict[str, object]:
+    def _common(payment: PaymentRow | BankPayment | Mapping[str, Any]) -> dict[str, object]:
+        """The fields every payment event has, from a payment (or a new payment's row of values)."""
+        values = _COMMON_OF_VALUES(payment) if isinstance(payment, Mapping) else _COMMON_OF_ROW(payment)
+        claim_id, id_, decision_version, amount, currency, payee = values
         return {
-            "claim_id": payment.claim_id,
-            "payment_id": str(payment.id),
-            "decision_version": payment.decision_version,
-            "amount": payment.amount,
-            "currency": payment.currency,
-            "payee": payment.payee,
+            "claim_id": claim_id,
+            "payment_id": str(id_),
+            "decision_version": decision_version,
+            "amount": amount,
+            "currency": currency,
+            "payee": payee,
         }
 
     @staticmethod

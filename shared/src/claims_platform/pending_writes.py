@@ -159,9 +159,16 @@ class InsertRows(Write):
 
     def statements(self) -> list[Insert | Update | Delete]:
         """INSERT … SELECT from ``rows``, in their order."""
+        return [self.insert()]
+
+    def insert(self, where: ColumnElement[bool] | None = None) -> Insert:
+        """INSERT … SELECT from ``rows``, in their order; with ``where``, only if it holds (e.g. an EXISTS on
+        an earlier CTE of the same statement)."""
         rows = self.rows()
         listed = select(*(self.value(rows, column) for column in self.columns)).order_by(rows.c.row_no)
-        return [self.table.insert().from_select(list(self.columns), listed)]
+        if where is not None:
+            listed = listed.where(where)
+        return self.table.insert().from_select(list(self.columns), listed)
 
     def row_statements(self, rows: Sequence[dict[str, Any]]) -> Statements:
         """One INSERT, executed for each row."""

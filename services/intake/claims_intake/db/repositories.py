@@ -102,11 +102,7 @@ def _insert_if_key_taken(writes: tuple[InsertRows, ...]) -> Select[Any]:
     the writes' rows (as ``InsertRows`` does, each a data-modifying CTE); it returns the key's id, no row when
     the key was taken before (and then nothing is inserted). Built once per combination of writes."""
     free = exists(select(_KEY_TAKEN.c.id))
-    inserts = []
-    for i, write in enumerate(writes):
-        rows = write.rows()
-        listed = select(*(write.value(rows, column) for column in write.columns)).where(free).order_by(rows.c.row_no)
-        inserts.append(write.table.insert().from_select(list(write.columns), listed).cte(f"write_{i}"))
+    inserts = [write.insert(where=free).cte(f"write_{i}") for i, write in enumerate(writes)]
     return select(_KEY_TAKEN.c.id).add_cte(*inserts)
 
 

@@ -382,14 +382,13 @@ class DecisionRepository:
 
         With ``provider_id``, the hospital's lock too, after the claim's (the lock order everywhere).
         """
-        keys = (claim_lock(claim_id),) if provider_id is None else (claim_lock(claim_id), provider_lock(provider_id))
-        await advisory_locks(self.session, *keys)
+        await self.lock_claims([(claim_id, provider_id)])
 
-    async def lock_claims(self, claims: Sequence[tuple[str, str]]) -> None:
+    async def lock_claims(self, claims: Sequence[tuple[str, str | None]]) -> None:
         """``lock_claim`` for several ``(claim_id, provider_id)`` at once, in one statement: every claim's lock,
-        then every hospital's, each in key order (the order ``lock_claim`` takes them in for one claim)."""
+        then every hospital's, each in key order."""
         claim_keys = sorted({claim_lock(claim_id) for claim_id, _ in claims})
-        provider_keys = sorted({provider_lock(provider_id) for _, provider_id in claims})
+        provider_keys = sorted({provider_lock(provider_id) for _, provider_id in claims if provider_id is not None})
         await advisory_locks(self.session, *claim_keys, *provider_keys)
 
     async def context(self, claim_id: str, version: int, provider_id: str) -> DecisionContext:
