@@ -21,7 +21,9 @@ class DocumentStore(Protocol):
     """Stores document contents by key; metadata stays in the database."""
 
     async def put(self, key: str, content: bytes) -> None:
-        """Store ``content`` under ``key`` (atomically: a reader sees all of it or nothing; durably)."""
+        """Store ``content`` under ``key``, durably. Replacing a key is atomic (a reader sees the old content or
+        all of the new); a new key must not be read before ``put`` returns (intake names it in a row it
+        commits afterwards)."""
 
     async def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
         """Store each ``(key, content)`` as ``put`` does; every one is durable when this returns."""
@@ -34,7 +36,8 @@ class DocumentStore(Protocol):
 
 
 class FilesystemDocumentStore:
-    """Documents as files under a root folder, written to a temporary name and renamed."""
+    """Documents as files under a root folder: a new key's file written in place, an existing key's replaced
+    by writing a temporary name and renaming it."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -55,9 +58,9 @@ class FilesystemDocumentStore:
 
     @classmethod
     def _put_all(cls, items: Sequence[tuple[Path, bytes]]) -> None:
-        """Each file written and fsynced under a temporary name, renamed; then each changed folder fsynced.
+        """Each file written and fsynced (``_put``); then each changed folder fsynced.
 
-        A rename, like a new folder, is on disk only once the folder holding it is fsynced.
+        A new file's name, a rename and a new folder are on disk only once the folder holding them is fsynced.
         """
         changed: dict[Path, None] = {}
         for path, content in items:
@@ -80,15 +83,29 @@ class FilesystemDocumentStore:
             each.mkdir(exist_ok=True)
         return missing
 
+    @classmethod
+    def _put(cls, path: Path, content: bytes) -> None:
+        """A new key's file is created in place (nobody can know the key before ``put`` returns: intake
+        commits the row naming it afterwards); an existing key's is replaced through a temporary name."""
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+            cls._write(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), content)
+            os.replace(tmp, path)
+        else:
+            cls._write(fd, content)
+
     @staticmethod
-    def _put(path: Path, content: bytes) -> None:
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+    def _write(fd: int, content: bytes) -> None:
+        """Write all of ``content`` to ``fd``, fsync and close it."""
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     @staticmethod
     def _fsync_dir(folder: Path) -> None:
