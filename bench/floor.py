@@ -7,7 +7,7 @@ whatever else the machine is doing; wall time is not used. The operations are th
 is made of, with nothing of ours around them:
 
 - ``http``: a bare FastAPI app on uvicorn (uvloop, httptools) whose one route validates intake's real
-  ``ClaimCreate`` body and answers 201, driven by httpx like the benchmark's clients;
+  ``ClaimCreate`` body and answers 201, driven by aiohttp like the benchmark's submissions;
 - ``sql``: one single-row INSERT in an open transaction, through SQLAlchemy's ``AsyncSession`` and on the
   raw asyncpg connection;
 - ``txn``: an empty transaction (BEGIN, COMMIT) through ``AsyncSession``;
@@ -15,7 +15,7 @@ is made of, with nothing of ours around them:
   runs of 100 (as the relays send them at full speed; the floor below uses the latter);
 - ``commit``: one consumer-group offset commit;
 - ``documents``: a claim's five documents (the worked example's tiny PDFs) written by intake's own
-  ``FilesystemDocumentStore``: each file fsynced under a temporary name and renamed, the folder fsynced.
+  ``FilesystemDocumentStore``: each new file written in place and fsynced, the folder fsynced.
 
 The last table multiplies them by what one claim needs (the counts of a `make bench` run, passed with
 ``--per-claim``) to give the CPU one claim costs in these blocks alone, against the 4 ms that 500 claims/s
@@ -34,7 +34,7 @@ import textwrap
 import uuid
 from pathlib import Path
 
-import httpx
+import aiohttp
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -104,7 +104,7 @@ async def _timed(name: str, n: int, server_pid: int, op) -> Cost:  # type: ignor
 
 
 async def http_cost(n: int) -> Cost:
-    """Our (httpx) CPU and the server's per validated request."""
+    """Our (aiohttp) CPU and the server's per validated request."""
     app_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"floor-{uuid.uuid4().hex[:6]}"
     app_dir.mkdir()
     (app_dir / "floor_app.py").write_text(APP)
@@ -114,17 +114,20 @@ async def http_cost(n: int) -> Cost:
     )
     try:
         body = claim_submission()
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{HTTP_PORT}") as client:
+        base = f"http://127.0.0.1:{HTTP_PORT}"
+        async with aiohttp.ClientSession() as client:
             for _ in range(100):
                 try:
-                    await client.get("/docs")
+                    async with client.get(f"{base}/docs") as r:
+                        await r.read()
                     break
-                except httpx.TransportError:
+                except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.1)
 
             async def post(_: int) -> None:
-                r = await client.post("/v1/claims", json=body)
-                r.raise_for_status()
+                async with client.post(f"{base}/v1/claims", json=body) as r:
+                    r.raise_for_status()
+                    await r.read()
 
             for i in range(200):
                 await post(i)

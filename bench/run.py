@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -278,7 +279,12 @@ async def _run(stack: Stack, ceiling: Ceiling | None) -> int:
         await load_reference_data(client, stack.urls["adjudication"], admin, [*warm, *steady, *full])
         await bench.watcher.start(from_beginning=stack.owned)
         meter_task = asyncio.create_task(bench.meter.run())
-        submitter = Submitter(client, stack.urls["intake"], stack.jwt_secret)
+        connector = aiohttp.TCPConnector(limit=max(concurrency, 64))
+        submitter = Submitter(
+            aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)),
+            stack.urls["intake"],
+            stack.jwt_secret,
+        )
         try:
             if warm:
                 print(f"[bench] warm-up: {len(warm)} claims")
@@ -292,6 +298,7 @@ async def _run(stack: Stack, ceiling: Ceiling | None) -> int:
             double_paid, rows = await bench.double_paid()
         finally:
             meter_task.cancel()
+            await submitter.session.close()
             await bench.watcher.stop()
     return report(bench, double_paid, rows)
 
