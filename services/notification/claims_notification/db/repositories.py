@@ -1,7 +1,8 @@
 """Every query of the notification service; repositories never commit.
 
 The event handlers may run several events in one transaction, so lookups made while planning are kept for
-the rest of that transaction (see ``_lookups``), and the rows planning creates (notices, messages, their
+the rest of that transaction (see ``_lookups``; a consumer's batch reads its claims' contacts all at once
+first, ``RecipientRepository.read_claim_contacts``), and the rows planning creates (notices, messages, their
 delivery log) are only collected (see ``_PENDING``, the kit's ``claims_platform.pending_writes``): just before
 the transaction commits, they are all written with one statement (on PostgreSQL; one INSERT per table on SQLite).
 Planning's queries read tables planning never writes that way, except the waiting notices, which also take the
@@ -16,7 +17,7 @@ flushed with the commit.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Insert,
     Integer,
     Row,
+    String,
     Table,
     and_,
     bindparam,
@@ -105,11 +107,16 @@ _PREFERENCES = (PREFERENCES.c.email, PREFERENCES.c.sms, PREFERENCES.c.surveys, P
 
 # A claim's recipient and, when the member set any, their preferences: the recipient's columns, then the
 # preferences' (all NULL without preferences; ``surveys`` is never NULL in a stored row).
-_CLAIM_CONTACT = (
-    select(*_RECIPIENT, *_PREFERENCES)
-    .select_from(RECIPIENTS.outerjoin(PREFERENCES, PREFERENCES.c.member_id == RECIPIENTS.c.member_id))
-    .where(RECIPIENTS.c.claim_id == bindparam("claim_id"))
+_CONTACTS = select(*_RECIPIENT, *_PREFERENCES).select_from(
+    RECIPIENTS.outerjoin(PREFERENCES, PREFERENCES.c.member_id == RECIPIENTS.c.member_id)
 )
+_CLAIM_CONTACT = _CONTACTS.where(RECIPIENTS.c.claim_id == bindparam("claim_id"))
+# The same for several claims: on PostgreSQL one statement text whatever their number (``= ANY`` an array),
+# on SQLite an IN list.
+_CLAIM_CONTACTS = _CONTACTS.where(
+    RECIPIENTS.c.claim_id == func.any(bindparam("claim_ids", type_=postgresql.ARRAY(String())))
+)
+_CLAIM_CONTACTS_SQLITE = _CONTACTS.where(RECIPIENTS.c.claim_id.in_(bindparam("claim_ids", expanding=True)))
 _MEMBER_PREFERENCES = select(*_PREFERENCES).where(PREFERENCES.c.member_id == bindparam("member_id"))
 _WAITING_NOTICES = (
     select(NoticeRow)
@@ -250,7 +257,8 @@ class RecipientRepository:
         return recipient
 
     async def claim_contact(self, claim_id: str) -> tuple[Recipient | None, Preferences | None]:
-        """A claim's recipient record (if intake's contact details arrived) and the member's preferences."""
+        """A claim's recipient record (if intake's contact details arrived) and the member's preferences (looked
+        up once per transaction, unless ``read_claim_contacts`` or the recipient upsert has them already)."""
         lookups = _lookups(self.session)
         key = ("recipient", claim_id)
         if key in lookups:
@@ -268,6 +276,23 @@ class RecipientRepository:
         lookups[key] = recipient
         lookups[("preferences", recipient.member_id)] = preferences
         return recipient, preferences
+
+    async def read_claim_contacts(self, claim_ids: Collection[str]) -> None:
+        """Read the contacts of several claims in one statement, for ``claim_contact`` to answer from in this
+        transaction: their recipients (None for a claim with none yet) and their members' preferences. Claims
+        this transaction has looked up already are left out."""
+        lookups = _lookups(self.session)
+        wanted = sorted({claim_id for claim_id in claim_ids if ("recipient", claim_id) not in lookups})
+        if not wanted:
+            return
+        stmt = _CLAIM_CONTACTS_SQLITE if _dialect(self.session) is sqlite else _CLAIM_CONTACTS
+        split = len(_RECIPIENT)
+        for row in await self.session.execute(stmt, {"claim_ids": wanted}):
+            recipient = Recipient(*row[:split])
+            lookups[("recipient", recipient.claim_id)] = recipient
+            lookups[("preferences", recipient.member_id)] = _preferences(row[split:])
+        for claim_id in wanted:
+            lookups.setdefault(("recipient", claim_id), None)
 
     async def member_preferences(self, member_id: str) -> Preferences | None:
         """A member's preferences, if they set any (looked up once per transaction)."""

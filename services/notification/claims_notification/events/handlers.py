@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +31,9 @@ from claims_platform.inbox import EventHandler
 
 CONSUMER = "notification"
 TOPICS = (INTAKE_TOPIC, ADJUDICATION_TOPIC, PAYMENT_TOPIC)
+BRINGS_CONTACT = frozenset({"ClaimReceived", "ClaimDocumentsRequested"})
+"""The events that store their claim's contact (the recipient upsert) before planning looks it up; every other
+handler's notices look up their claim's contact (``RecipientRepository.claim_contact``)."""
 
 
 def _json(payload: EventPayload, *fields: str) -> dict[str, Any]:
@@ -41,7 +45,7 @@ class NotificationHandlers:
     """One handler per consumed event type; each records notices in the event's transaction.
 
     A transaction may hold several events, handled in order: a handler never commits, and sees what the
-    earlier ones recorded.
+    earlier ones recorded (and the claims' contacts ``read_contacts`` read for all of them first).
     """
 
     def __init__(self, planner: Planner) -> None:
@@ -188,3 +192,19 @@ class NotificationHandlers:
     async def _survey(self, uow: UnitOfWork, envelope: EventEnvelope, decision_version: int, closed_as: str) -> None:
         context = {"decision_version": decision_version, "closed_as": closed_as}
         await self._notice(uow, envelope, Kind.SURVEY, context, delay=self.planner.survey_delay)
+
+
+async def read_contacts(uow: UnitOfWork, events: Sequence[tuple[EventEnvelope, EventPayload]]) -> None:
+    """Before a transaction's events are handled: their claims' contacts, read in one query instead of one per
+    claim. Only the claims with an event that looks its contact up (any but ``BRINGS_CONTACT``) before an event
+    of the batch stores it: from then on the recipient upsert's answer serves. One such claim alone is left to
+    its handler, which reads it with one query all the same."""
+    brought: set[str] = set()
+    wanted: set[str] = set()
+    for envelope, _ in events:
+        if envelope.event_type in BRINGS_CONTACT:
+            brought.add(envelope.claim_id)
+        elif envelope.claim_id not in brought:
+            wanted.add(envelope.claim_id)
+    if len(wanted) > 1:
+        await RecipientRepository(uow.session).read_claim_contacts(wanted)
