@@ -221,12 +221,22 @@ async def test_a_batch_of_several_claims_events_is_archived_as_one_by_one(intake
             recipient="member",
         )
 
-    payment = {"claim_id": first, "payment_id": f"P-{first}", "decision_version": 1, "amount": Decimal("450.00")}
+    def scheduled(claim_id: str) -> PaymentScheduled:
+        return PaymentScheduled(
+            claim_id=claim_id,
+            payment_id=f"P-{claim_id}",
+            decision_version=1,
+            amount=Decimal("450.00"),
+            currency="CNY",
+            payee="member",
+        )
+
     batch = [
         (sent(first, 1), "notification"),
         (_adjudicated(first, first_body), "adjudication"),
         (_adjudicated(second, second_body), "adjudication"),
-        (PaymentScheduled(**payment, currency="CNY", payee="member"), "payment"),
+        (scheduled(first), "payment"),
+        (scheduled(second), "payment"),
         (sent(second, 1), "notification"),
         (sent(first, 2), "notification"),
         (sent(unknown, 1), "notification"),
@@ -249,9 +259,9 @@ async def test_a_batch_of_several_claims_events_is_archived_as_one_by_one(intake
         assert await consumer.handle_many(events) == [True] * len(events)
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    # the inbox; the two claims, read at once; the new payment looked for elsewhere; the unknown claim's note;
-    # the writes at commit (one by one, the first claim's first message would be a statement of its own, and
-    # each claim's read another)
+    # the inbox; the two claims, read at once; the two new payments looked for elsewhere, at once; the unknown
+    # claim's note; the writes at commit (one by one, the first claim's first message would be a statement of
+    # its own, each claim's read another, and each new payment's search)
     assert len(statements) == 5, statements
 
     async def story(claim_id: str) -> list[tuple[str, str | None]]:
@@ -265,9 +275,56 @@ async def test_a_batch_of_several_claims_events_is_archived_as_one_by_one(intake
         ("payment_scheduled", "payment_scheduled"),
         ("notification_sent", "payment_scheduled"),
     ]
-    assert (await intake.wait_status(second, "approved", staff))["decision"]["payable"] == "450.00"
-    assert await story(second) == [("decided", "approved"), ("notification_sent", "approved")]
+    assert (await intake.wait_status(second, "payment_scheduled", staff))["decision"]["payable"] == "450.00"
+    assert await story(second) == [
+        ("decided", "approved"),
+        ("payment_scheduled", "payment_scheduled"),
+        ("notification_sent", "payment_scheduled"),
+    ]
     assert await intake.sql("SELECT count(*) FROM timeline WHERE claim_id = :c", c=unknown) == [(0,)]
+
+
+async def test_a_batch_naming_another_claims_payment_is_archived_as_one_by_one(intake, claim, kit):
+    """A payment event of one claim that names a payment of another (read for the batch in one query with the
+    batch's new payments) leaves the same rows as the same events handled one at a time."""
+    (consumer,) = intake.runtime.consumers
+
+    def scheduled(claim_id: str, payment_id: str) -> PaymentScheduled:
+        return PaymentScheduled(
+            claim_id=claim_id,
+            payment_id=payment_id,
+            decision_version=1,
+            amount=Decimal("450.00"),
+            currency="CNY",
+            payee="member",
+        )
+
+    async def scenario(batched: bool) -> list[tuple[object, ...]]:
+        (a, a_body), (b, b_body) = [await _complete_claim(intake, claim, kit) for _ in range(2)]
+        before = [_adjudicated(a, a_body), scheduled(a, f"P-{a}"), _adjudicated(b, b_body)]
+        batch = [scheduled(b, f"P-{a}"), scheduled(b, f"P-{b}"), scheduled(b, f"P-none-{b}")]
+        wrap = [(EventEnvelope.wrap(p, claim_id=p.claim_id, producer="x"), p) for p in (*before, *batch)]
+        for one in wrap[: len(before)]:
+            assert await consumer.handle_many([one]) == [True]
+        groups = [wrap[len(before) :]] if batched else [[one] for one in wrap[len(before) :]]
+        for group in groups:
+            assert await consumer.handle_many(group) == [True] * len(group)
+        rows = await intake.sql(
+            "SELECT claim_id, payment_id, status FROM payments WHERE claim_id IN (:a, :b)", a=a, b=b
+        )
+        kinds = await intake.sql(
+            "SELECT claim_id, kind, status_to FROM timeline WHERE claim_id IN (:a, :b) ORDER BY id", a=a, b=b
+        )
+
+        def named(value: object) -> object:
+            return value.replace(a, "A").replace(b, "B") if isinstance(value, str) else value
+
+        return sorted(tuple(named(v) for v in row) for row in rows) + [tuple(named(v) for v in row) for row in kinds]
+
+    one_by_one = await scenario(False)
+    assert ("A", "P-A", "scheduled") in one_by_one
+    assert ("B", "P-B", "scheduled") in one_by_one
+    assert await scenario(True) == one_by_one
 
 
 async def test_dispute_needs_a_decision_and_a_reason(intake, claim, kit):

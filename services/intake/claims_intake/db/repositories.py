@@ -241,6 +241,10 @@ _ARCHIVED_CLAIMS = (
 (``_PAYMENT_VALUES``; NULL for none); PostgreSQL. One statement text whatever the number of claims."""
 
 _PAYMENT = select(*_PAYMENT_VALUES).where(_payments.c.payment_id == bindparam("payment_id"))
+_PAYMENTS = select(*_PAYMENT_VALUES).where(
+    _payments.c.payment_id == func.any(bindparam("payment_ids", type_=postgresql.ARRAY(String())))
+)
+"""Several payments by id (PostgreSQL; one statement text whatever their number)."""
 
 _CLAIM_WRITES = ("claim_id", "status", "updated_at", "pended", "pended_at", "first_paid_at", "first_decided_at")
 _DECISION_WRITES = ("decision_version", "outcome", "payable", "decision_automatic", "deciders")
@@ -363,11 +367,13 @@ class _Archive:
         "decided_lines",
         "denial_reasons",
         "new_payments",
+        "read_payments",
         "timeline",
     )
 
     def __init__(self) -> None:
         self.claims: dict[str, ArchivedClaim] = {}
+        self.read_payments: dict[str, ArchivedPayment | None] = {}  # read by id, as read (None: no such payment)
         self.changed_claims: dict[str, ArchivedClaim] = {}
         self.new_payments: dict[str, tuple[ArchivedPayment, dict[str, Any]]] = {}
         self.changed_payments: dict[str, ArchivedPayment] = {}
@@ -466,8 +472,12 @@ class ArchiveRepository:
             known = archive.payment(payment_id)
             if known is not None:
                 return claim, known
-            found = (await connection.execute(_PAYMENT, {"payment_id": payment_id})).one_or_none()
-            return claim, None if found is None else archive.payment_of(ArchivedPayment(*found))
+            if payment_id in archive.read_payments:
+                read = archive.read_payments[payment_id]
+            else:
+                found = (await connection.execute(_PAYMENT, {"payment_id": payment_id})).one_or_none()
+                read = None if found is None else ArchivedPayment(*found)
+            return claim, None if read is None else archive.payment_of(read)
         if archive.changes_payments_of(claim_id):
             await _ARCHIVE.write_now(self.session)
         params = {"claim_id": claim_id, "payment_id": payment_id}
@@ -488,10 +498,12 @@ class ArchiveRepository:
         archive.claims[claim_id] = claim
         return claim, elsewhere
 
-    async def lock_claims(self, claim_ids: Sequence[str]) -> None:
+    async def lock_claims(self, claim_ids: Sequence[str], payment_ids: Sequence[str] = ()) -> None:
         """Lock and read, in one query, the claims of a batch of events this transaction has not read yet (the
         unknown ones are left to ``locked``, which finds them unknown); ``locked`` and ``loaded`` then have
-        them. On PostgreSQL; on SQLite each is read when its event is handled.
+        them. Then, in one more query, the payments ``payment_ids`` (those the batch's payment events name)
+        that are none of these claims' and this transaction does not have: ``locked`` answers from them
+        instead of asking for each. On PostgreSQL; on SQLite each is read when its event is handled.
 
         Locked in claim id order, the order two such transactions would both lock them in."""
         if self.session.get_bind().dialect.name != "postgresql":
@@ -510,6 +522,22 @@ class ArchiveRepository:
                 claim = archive.claims[row[0]] = ArchivedClaim(*row[:values])
             if row[values] is not None:
                 claim.payments.append(ArchivedPayment(*row[values:]))
+        held = {p.payment_id for claim in archive.claims.values() for p in claim.payments}
+        unread = sorted(
+            {
+                payment_id
+                for payment_id in payment_ids
+                if payment_id not in held
+                and payment_id not in archive.read_payments
+                and archive.payment(payment_id) is None
+            }
+        )
+        if unread:
+            found = {
+                row[0]: ArchivedPayment(*row) for row in await connection.execute(_PAYMENTS, {"payment_ids": unread})
+            }
+            for payment_id in unread:
+                archive.read_payments[payment_id] = found.get(payment_id)
 
     def claim_changed(self, claim: ArchivedClaim) -> None:
         """Write the claim at commit: its status, ``updated_at``, first paid and decided times, and when it is

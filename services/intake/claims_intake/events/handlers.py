@@ -292,9 +292,14 @@ async def on_feedback(uow: UnitOfWork, envelope: EventEnvelope, payload: EventPa
 
 async def lock_claims(uow: UnitOfWork, events: Sequence[tuple[EventEnvelope, EventPayload]]) -> None:
     """Before a batch of events is handled: their claims locked and read at once (one query, not one per
-    claim and per ``NotificationSent``). An event alone reads its claim as its handler would anyway."""
+    claim and per ``NotificationSent``), and the payments their payment events name that are not among those
+    claims' (one more query, not one per new payment). An event alone reads its claim as its handler would
+    anyway."""
     if len(events) > 1:
-        await ArchiveRepository(uow.session).lock_claims([envelope.claim_id for envelope, _ in events])
+        await ArchiveRepository(uow.session).lock_claims(
+            [envelope.claim_id for envelope, _ in events],
+            [payload.payment_id for _, payload in events if isinstance(payload, PaymentEvent)],
+        )
 
 
 HANDLERS: dict[str, Handler] = {
