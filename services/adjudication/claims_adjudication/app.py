@@ -10,7 +10,7 @@ from claims_adjudication.api.routes import ROUTERS
 from claims_adjudication.application.claims import ClaimEvents
 from claims_adjudication.application.reviews import Reviews
 from claims_adjudication.config import AdjudicationSettings
-from claims_adjudication.events.handlers import CONSUMER, handlers
+from claims_adjudication.events.handlers import CONSUMER, handlers, read_ahead
 from claims_adjudication.metrics import AdjudicationMetrics
 from claims_contracts.topics import INTAKE_TOPIC
 from claims_platform.bus.base import EventBus
@@ -30,7 +30,8 @@ def create_app(settings: AdjudicationSettings | None = None, bus: EventBus | Non
     settings = settings or AdjudicationSettings()
     runtime = build_runtime(settings, bus)
     metrics = AdjudicationMetrics(runtime.metrics.registry)
-    runtime.consume(CONSUMER, [INTAKE_TOPIC], handlers(ClaimEvents(settings, metrics)))
+    claim_events = ClaimEvents(settings, metrics)
+    runtime.consume(CONSUMER, [INTAKE_TOPIC], handlers(claim_events), prepare=read_ahead(claim_events))
     app = runtime.create_app(
         title="Claims adjudication service",
         description=(

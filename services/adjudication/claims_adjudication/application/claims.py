@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
-from claims_adjudication.application.engine import load, new_id, now, record_decision
+from claims_adjudication.application.engine import AccKey, load, new_id, now, period_key, products, record_decision
 from claims_adjudication.config import AdjudicationSettings
 from claims_adjudication.db.models import ClaimRow, ReviewRow
 from claims_adjudication.db.repositories import (
+    AccumulatorRepository,
     AuditRepository,
     ClaimRepository,
     DecisionRepository,
@@ -15,7 +18,7 @@ from claims_adjudication.db.repositories import (
     PolicyRepository,
     ReviewRepository,
 )
-from claims_adjudication.domain import ClaimFacts, Outcome, PriorClaim, evaluate_risk
+from claims_adjudication.domain import ClaimFacts, Outcome, Policy, PriorClaim, evaluate_risk
 from claims_adjudication.events.mapping import decision_summary
 from claims_adjudication.metrics import AdjudicationMetrics
 from claims_contracts.events import ClaimDisputed, ClaimPended, ClaimReceived, ClaimWithdrawn
@@ -125,6 +128,31 @@ class ClaimEvents:
         )
         outcome = calculated.outcome.value
         uow.after_commit(lambda: self.metrics.automatic(outcome))
+
+    async def read_ahead(self, uow: UnitOfWork, claims: Sequence[ClaimReceived]) -> None:
+        """Before a batch's claims are received (``received``, in one transaction): what each would read, read for
+        them all at once, in three statements instead of three per claim (PostgreSQL; elsewhere nothing is read
+        ahead). Their policy heads (and whether each claim is here); the accumulator rows of those not here yet
+        that have a policy, locked in key order; then those members' histories, after the locks as one by one.
+        Each ``received`` then finds them in the transaction, as the claims before it in the batch left them."""
+        session = uow.session
+        heads = await PolicyRepository(session).read_heads((c.policy_number, c.claim_id) for c in claims)
+        if not heads:
+            return  # not read ahead (SQLite)
+        policies: dict[str, Policy | None] = {}
+        periods: dict[AccKey, date] = {}
+        for claim in claims:
+            head = heads[(claim.policy_number, claim.claim_id)]
+            if head.claim_seen:
+                continue  # ignored when its event is handled
+            if claim.policy_number not in policies:  # as ``load`` will find it
+                policies[claim.policy_number] = (await products(session, claim.policy_number, head))[0]
+            policy = policies[claim.policy_number]
+            key = period_key(claim, policy)
+            if key is not None and policy is not None:
+                periods.setdefault(key, policy.expiry_date)
+        await AccumulatorRepository(session).lock_all(periods, now())
+        await ClaimRepository(session).read_histories(member_id for member_id, _, _ in periods)
 
     async def disputed(self, uow: UnitOfWork, dispute: ClaimDisputed) -> None:
         """Open a DISPUTE review, which none of the claim's earlier deciders may decide."""

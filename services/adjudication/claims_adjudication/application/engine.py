@@ -13,7 +13,8 @@ them in one statement as the transaction commits (``db/repositories.py``). Sever
 session and transaction, and each sees the ones before it: the hot reads take what this transaction staged into
 account (a claim received, the accumulator rows it locked, as it changed them), and the other reads of those
 tables have it written first. The hot reads are statements built once with bind parameters: building one per
-call costs more CPU than running it.
+call costs more CPU than running it. A consumer's batch of claims has them made for all its claims at once,
+before its events are handled (``ClaimEvents.read_ahead``): three statements instead of three per claim.
 """
 
 from __future__ import annotations
@@ -142,6 +143,14 @@ async def products(
     return policy, version, plan
 
 
+def period_key(claim: ClaimReceived, policy: Policy | None) -> AccKey | None:
+    """The key of the accumulator row a claim is priced against (its member, under its policy's period); None
+    without a policy."""
+    if policy is None:
+        return None
+    return (claim.member.member_id, policy.policy_number, policy.effective_date)
+
+
 @dataclass
 class Pricing:
     """A claim ready to price: its policy and plan, and the member's accumulators, locked."""
@@ -194,9 +203,7 @@ async def load(
     if head is None:
         head = await PolicyRepository(session).head(claim.policy_number)
     policy, policy_version, plan = await products(session, claim.policy_number, head)
-    current_key: AccKey | None = None
-    if policy is not None:
-        current_key = (claim.member.member_id, policy.policy_number, policy.effective_date)
+    current_key = period_key(claim, policy)
     pricing = Pricing(claim, to_price, policy_version, policy, plan, current_key)
 
     keys: dict[AccKey, date] = {}

@@ -8,22 +8,30 @@ any ORM flush (an ORM row may refer to them, e.g. a review to its new claim), an
 those tables, except the hot ones, which take them into account themselves: ``PolicyRepository.head`` (is the
 claim here), the member's history, and ``AccumulatorRepository.lock`` (the rows this transaction locked are
 kept, with what it changed).
+
+A consumer's batch of claims has those hot reads made for all its claims at once, before its events are handled
+(PostgreSQL; ``read_heads``, ``lock_all``, ``read_histories``): they are kept with the transaction's pending
+writes, and the per-claim calls find them there, as the transaction has changed them since (a claim received,
+an accumulator row moved); the histories are asked again once the transaction has written anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     Row,
+    String,
     Table,
     and_,
     bindparam,
+    cast,
     false,
+    func,
     literal,
     or_,
     select,
@@ -43,7 +51,7 @@ from claims_adjudication.db.models import (
     ReviewRow,
     VerificationRow,
 )
-from claims_platform.pending_writes import InsertRows, Statements, UpdateRows, WritesAtCommit, write_statements
+from claims_platform.pending_writes import InsertRows, Statements, UpdateRows, Write, WritesAtCommit, write_statements
 
 ZERO = Decimal("0.00")
 ACTIVE_REVIEW = ("open", "awaiting_second_approval")
@@ -142,26 +150,42 @@ _ACC_CHANGES = UpdateRows(
 """The pending write that is not new rows: the accumulators changed (key and every other column)."""
 
 
-class _Pending:
-    """One transaction's writes not made yet, and the accumulator rows it locked (``locked``: kept until the
-    transaction ends, for they stay locked and only this transaction changes them)."""
+HistoryRow = Row[str, str, str, date, date, Decimal, str]
+"""A written claim as a member's history shows it (``ClaimRepository.history_of_member``)."""
+History = list[HistoryRow]
 
-    __slots__ = ("accumulators", "claims", "decisions", "locked")
+
+class _Pending:
+    """One transaction's writes not made yet, and what it read that stays valid while it lasts.
+
+    ``locked``: the accumulator rows it locked, kept until it ends (they stay locked and only this transaction
+    changes them). ``received``: the claims it received, written or not. ``heads``: the policy heads of a
+    batch's claims, read ahead (policies and plans do not change in a consumer's transaction; whether a claim is
+    here is answered with ``received``). ``histories``: a batch's members' written claims, read ahead; forgotten
+    as soon as the transaction writes anything (its own writes or an ORM flush, which may change claims; a claim
+    is changed through the ORM only once ``ClaimRepository.get`` has loaded it, which writes first), after which
+    each history is asked again, as it was before a batch was read ahead."""
+
+    __slots__ = ("accumulators", "claims", "decisions", "heads", "histories", "locked", "received")
 
     def __init__(self) -> None:
         self.locked: dict[tuple[str, str, date], LockedAccumulators] = {}
         self.claims: dict[str, NewClaim] = {}
         self.decisions: list[NewDecision] = []
         self.accumulators: dict[tuple[str, str, date], LockedAccumulators] = {}
+        self.received: set[str] = set()
+        self.heads: dict[tuple[str, str], PolicyHead] = {}
+        self.histories: dict[str, History] = {}
 
     def take_statements(self, session: Session) -> Statements:
-        """The statements making the writes, in order (a claim before its decisions), and forget them."""
+        """The statements making the writes, in order (a claim before its decisions), and forget them (and the
+        histories read ahead, which they or the flush that follows may change)."""
         writes = [
             (_NEW_CLAIMS, [_values(claim) for claim in self.claims.values()]),
             (_NEW_DECISIONS, [_values(decision) for decision in self.decisions]),
             (_ACC_CHANGES, [_values(acc) for acc in self.accumulators.values()]),
         ]
-        self.claims, self.decisions, self.accumulators = {}, [], {}
+        self.claims, self.decisions, self.accumulators, self.histories = {}, [], {}, {}
         return write_statements(session, writes)
 
 
@@ -246,29 +270,53 @@ class PolicyRepository:
         """Which versions of the policy and of its plan are current, in one query (no member list, no plan
         definition: those are read only when not cached); with ``claim_id``, also whether that claim is here
         (written, or received earlier in this transaction)."""
+        pending = _PENDING.current(self.session) if claim_id is not None else None
+        if pending is not None and claim_id is not None:
+            read = pending.heads.get((policy_number, claim_id))
+            if read is not None:  # read ahead with its batch; received since?
+                return replace(read, claim_seen=True) if claim_id in pending.received else read
         if claim_id is None:
             result = await self.session.execute(_HEAD, {"policy_number": policy_number})
         else:
             result = await self.session.execute(_HEAD_AND_CLAIM, {"policy_number": policy_number, "claim_id": claim_id})
         row = result.one()
-        pending = _PENDING.current(self.session) if claim_id is not None else None
-        return PolicyHead(
-            claim_seen=bool(row.claim_seen) or (pending is not None and claim_id in pending.claims),
-            policy_version=row.version,
-            policy_updated_at=row.updated_at,
-            plan_code=row.plan_code,
-            plan_version=row.plan_version,
-            plan_created_at=row.plan_created_at,
-        )
+        return _policy_head(row, bool(row.claim_seen) or (pending is not None and claim_id in pending.received))
+
+    async def read_heads(self, claims: Iterable[tuple[str, str]]) -> dict[tuple[str, str], PolicyHead]:
+        """``head(policy_number, claim_id=claim_id)`` of several ``(policy_number, claim_id)``, in one query
+        (PostgreSQL; elsewhere nothing is read ahead and this is empty), kept for the transaction: ``head``
+        then answers them without a query."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return {}
+        asked = dict.fromkeys(claims)
+        params = {"policy_numbers": [p for p, _ in asked], "claim_ids": [c for _, c in asked]}
+        with self.session.no_autoflush:  # nothing pending in the session changes policies, plans or claims here
+            rows = (await self.session.execute(_HEADS, params)).all()
+        heads = _PENDING.collector(self.session).heads
+        for row in rows:
+            heads[(row.policy_number, row.claim_id)] = _policy_head(row, bool(row.claim_seen))
+        return {key: heads[key] for key in asked}
 
 
-def _head_statement(seen: Any) -> Any:
-    """The query of ``PolicyRepository.head``, built once: Core (columns, not entities) with bind parameters, so a
-    call neither rebuilds it nor computes its cache key nor goes through the ORM's loading."""
+def _policy_head(row: Any, claim_seen: bool) -> PolicyHead:
+    return PolicyHead(
+        claim_seen=claim_seen,
+        policy_version=row.version,
+        policy_updated_at=row.updated_at,
+        plan_code=row.plan_code,
+        plan_version=row.plan_version,
+        plan_created_at=row.plan_created_at,
+    )
+
+
+def _head_statement(source: Any, policy_number: Any, seen: Any, *asked: Any) -> Any:
+    """The query of ``PolicyRepository.head`` (``read_heads``: with what was ``asked``, one row each), built once:
+    Core (columns, not entities) with bind parameters, so a call neither rebuilds it nor computes its cache key
+    nor goes through the ORM's loading."""
     policies, plans, plan_versions = PolicyRow.__table__.c, PlanRow.__table__.c, PlanVersionRow.__table__.c
-    one = select(literal(1).label("one")).subquery("one")
     return (
         select(
+            *asked,
             seen.label("claim_seen"),
             policies.version,
             policies.updated_at,
@@ -276,8 +324,8 @@ def _head_statement(seen: Any) -> Any:
             plan_versions.version.label("plan_version"),
             plan_versions.created_at.label("plan_created_at"),
         )
-        .select_from(one)
-        .outerjoin(PolicyRow.__table__, policies.policy_number == bindparam("policy_number"))
+        .select_from(source)
+        .outerjoin(PolicyRow.__table__, policies.policy_number == policy_number)
         .outerjoin(PlanRow.__table__, plans.code == policies.plan_code)
         .outerjoin(
             PlanVersionRow.__table__,
@@ -286,10 +334,26 @@ def _head_statement(seen: Any) -> Any:
     )
 
 
-_HEAD = _head_statement(false())
-_HEAD_AND_CLAIM = _head_statement(
-    select(ClaimRow.__table__.c.claim_id).where(ClaimRow.__table__.c.claim_id == bindparam("claim_id")).exists()
+def _claim_here(claim_id: Any) -> Any:
+    return select(CLAIMS.c.claim_id).where(CLAIMS.c.claim_id == claim_id).exists()
+
+
+_ONE = select(literal(1).label("one")).subquery("one")
+_HEAD = _head_statement(_ONE, bindparam("policy_number"), false())
+_HEAD_AND_CLAIM = _head_statement(_ONE, bindparam("policy_number"), _claim_here(bindparam("claim_id")))
+_ASKED = (
+    func.unnest(
+        bindparam("policy_numbers", type_=postgresql.ARRAY(String())),
+        bindparam("claim_ids", type_=postgresql.ARRAY(String())),
+    )
+    .table_valued("policy_number", "claim_id")
+    .render_derived(name="asked")
 )
+_HEADS = _head_statement(
+    _ASKED, _ASKED.c.policy_number, _claim_here(_ASKED.c.claim_id), _ASKED.c.policy_number, _ASKED.c.claim_id
+)
+"""The query of ``PolicyRepository.read_heads`` (PostgreSQL): a row per ``(policy_number, claim_id)`` asked, one
+statement text whatever their number."""
 
 
 class ClaimRepository:
@@ -309,17 +373,22 @@ class ClaimRepository:
     def add(self, claim: NewClaim) -> None:
         """Stage a new claim (whether it is here already is asked first, under the consumer's claim lock); it is
         written as it is when the transaction writes it."""
-        _PENDING.collector(self.session).claims[claim.claim_id] = claim
+        pending = _PENDING.collector(self.session)
+        pending.claims[claim.claim_id] = claim
+        pending.received.add(claim.claim_id)
 
-    async def history_of_member(
-        self, member_id: str, exclude_claim_id: str
-    ) -> list[Row[str, str, str, date, date, Decimal, str] | NewClaim]:
+    async def history_of_member(self, member_id: str, exclude_claim_id: str) -> list[HistoryRow | NewClaim]:
         """The member's other claims, for the duplicate and frequency rules (the columns they look at): those
-        written, then those received earlier in this transaction."""
-        rows: list[Row[str, str, str, date, date, Decimal, str] | NewClaim] = list(
-            (await self.session.execute(_HISTORY, {"member_id": member_id, "claim_id": exclude_claim_id})).all()
-        )
+        written (as read ahead with the batch, when this transaction has written nothing since), then those
+        received earlier in this transaction."""
         pending = _PENDING.current(self.session)
+        read = pending.histories.get(member_id) if pending is not None else None
+        rows: list[HistoryRow | NewClaim]
+        if read is not None:
+            rows = [row for row in read if row.claim_id != exclude_claim_id]
+        else:
+            params = {"member_id": member_id, "claim_id": exclude_claim_id}
+            rows = list((await self.session.execute(_HISTORY, params)).all())
         if pending is not None:
             rows.extend(
                 claim
@@ -328,9 +397,26 @@ class ClaimRepository:
             )
         return rows
 
+    async def read_histories(self, member_ids: Iterable[str]) -> None:
+        """The written claims of several members, in one query (PostgreSQL; elsewhere nothing is read ahead), kept
+        for the transaction until it writes anything: ``history_of_member`` then takes them from there.
+
+        Read after the batch's accumulator rows are locked, as ``history_of_member`` is after its claim's: a claim
+        of the member that another transaction was deciding under that lock is committed and seen."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        histories: dict[str, History] = {member_id: [] for member_id in sorted(set(member_ids))}
+        if not histories:
+            return
+        with self.session.no_autoflush:  # what is pending is taken into account by history_of_member
+            rows = (await self.session.execute(_HISTORIES, {"member_ids": list(histories)})).all()
+        for row in rows:
+            histories[row.member_id].append(row)
+        _PENDING.collector(self.session).histories.update(histories)
+
 
 _claims = ClaimRow.__table__.c
-_HISTORY = select(
+_HISTORY_COLUMNS = (
     _claims.claim_id,
     _claims.member_id,
     _claims.provider_id,
@@ -338,8 +424,15 @@ _HISTORY = select(
     _claims.first_service_date,
     _claims.charged,
     _claims.status,
-).where(_claims.member_id == bindparam("member_id"), _claims.claim_id != bindparam("claim_id"))
+)
+_HISTORY = select(*_HISTORY_COLUMNS).where(
+    _claims.member_id == bindparam("member_id"), _claims.claim_id != bindparam("claim_id")
+)
 """The query of ``ClaimRepository.history_of_member``, built once (Core: the columns, not the entities)."""
+_HISTORIES = select(*_HISTORY_COLUMNS).where(
+    _claims.member_id == func.any(bindparam("member_ids", type_=postgresql.ARRAY(String())))
+)
+"""The query of ``ClaimRepository.read_histories`` (PostgreSQL): one statement text whatever the number of members."""
 
 
 class AccumulatorRepository:
@@ -379,6 +472,28 @@ class AccumulatorRepository:
         locked = LockedAccumulators(**row._asdict())
         pending.locked[locked.key] = locked
         return locked
+
+    async def lock_all(self, periods: Mapping[tuple[str, str, date], date], now: datetime) -> None:
+        """``lock`` of several rows (key: member, policy, period start; value: period end), in one statement
+        (PostgreSQL; elsewhere each is locked when its claim is priced), in key order: two transactions lock
+        the rows they share in the same order, so neither waits for the other in a cycle. ``lock`` then finds
+        them locked."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        pending = _PENDING.collector(self.session)
+        wanted = [
+            {"member_id": key[0], "policy_number": key[1], "period_start": key[2], "period_end": periods[key]}
+            for key in sorted(periods)
+            if key not in pending.locked
+        ]
+        if not wanted:
+            return
+        params = {**_LOCK_ROWS.params(wanted, self.session.get_bind().dialect), "updated_at": now}
+        with self.session.no_autoflush:  # nothing pending in the session changes these rows
+            rows = (await self.session.execute(_LOCK_ALL, params)).all()
+        for row in rows:
+            locked = LockedAccumulators(**row._asdict())
+            pending.locked[locked.key] = locked
 
     def changed(self, row: LockedAccumulators) -> None:
         """Stage the write of a locked row as it is now (the last state staged is the one written)."""
@@ -421,6 +536,51 @@ def _lock_statement(dialect: Any) -> Any:
 
 _LOCK: dict[str, Any] = {}
 """``_lock_statement`` per dialect name."""
+
+
+def _lock_all_statement() -> Any:
+    """The statement of ``AccumulatorRepository.lock_all`` (PostgreSQL), built once: ``_lock_statement`` for the
+    rows of ``_LOCK_ROWS`` (the arrays of their keys and period ends), inserted or locked in their order."""
+    table = ACCUMULATORS
+    rows = _LOCK_ROWS.rows()
+    listed = select(
+        rows.c.member_id,
+        rows.c.policy_number,
+        rows.c.period_start,
+        rows.c.period_end,
+        literal(ZERO, table.c.deductible_used.type),
+        literal(ZERO, table.c.paid_total.type),
+        cast(literal("{}"), table.c.paid_by_category.type),
+        literal(0),
+        bindparam("updated_at", type_=table.c.updated_at.type),
+    ).order_by(rows.c.row_no)
+    return (
+        postgresql.insert(table)
+        .from_select(
+            [
+                "member_id",
+                "policy_number",
+                "period_start",
+                "period_end",
+                "deductible_used",
+                "paid_total",
+                "paid_by_category",
+                "version",
+                "updated_at",
+            ],
+            listed,
+        )
+        .on_conflict_do_update(
+            index_elements=[table.c.member_id, table.c.policy_number, table.c.period_start],
+            set_={"version": table.c.version},
+        )
+        .returning(*table.c)
+    )
+
+
+_LOCK_ROWS = Write("lock_all", ACCUMULATORS, ("member_id", "policy_number", "period_start", "period_end"))
+"""The rows ``lock_all`` locks, as array parameters (the kit's ``Write``)."""
+_LOCK_ALL = _lock_all_statement()
 
 
 class DecisionRepository:
