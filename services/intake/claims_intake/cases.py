@@ -376,6 +376,7 @@ async def submit_claim(
     stored = _document_rows(claim_id, documents, principal.sub, now)
     for values in stored:
         repo.add_values(DocumentRow, values)
+    to_store = _keep_contents(repo, ctx, stored, documents)
     event = await _review_completeness(
         repo,
         ctx,
@@ -395,7 +396,7 @@ async def submit_claim(
         if existing is None or existing.request_hash != idempotency["request_hash"] or existing.response is None:
             raise conflict("This Idempotency-Key was used with another request body.", "Idempotency-Key")
         return ClaimSubmitted.model_validate(existing.response), False
-    await _store_documents(ctx, stored, documents)
+    await _store_documents(ctx, to_store)
     if event is not None:
         uow.publish(event, claim_id=claim_id)
     return answer, True
@@ -437,10 +438,28 @@ def _document_rows(claim_id: str, docs: list[IncomingDocument], actor: str, now:
     return metas
 
 
-async def _store_documents(ctx: IntakeContext, rows: list[dict[str, Any]], docs: list[IncomingDocument]) -> None:
-    """Write the contents of the documents ``rows`` describe (``_document_rows``): all durable when this
-    returns, in one hand-off to a worker thread."""
-    await ctx.store.put_many([(row["storage_key"], doc.content) for row, doc in zip(rows, docs, strict=True)])
+def _keep_contents(
+    repo: ClaimRepository, ctx: IntakeContext, rows: list[dict[str, Any]], docs: list[IncomingDocument]
+) -> list[tuple[str, bytes]]:
+    """Where the contents of the documents ``rows`` describe (``_document_rows``) go. One of at most
+    ``inline_document_max_bytes`` is kept in the database with the claim's rows, in their transaction (one
+    commit for the claim and its documents instead of a fsynced file each); the others are returned as
+    ``(storage_key, content)``, for ``_store_documents``."""
+    limit = ctx.settings.inline_document_max_bytes
+    to_store: list[tuple[str, bytes]] = []
+    for row, doc in zip(rows, docs, strict=True):
+        if len(doc.content) <= limit:
+            repo.add_content(row["document_id"], doc.content)
+        else:
+            to_store.append((row["storage_key"], doc.content))
+    return to_store
+
+
+async def _store_documents(ctx: IntakeContext, items: list[tuple[str, bytes]]) -> None:
+    """Write ``(storage_key, content)`` items (``_keep_contents``) to the document store: all durable when this
+    returns, in one hand-off to a worker thread; none (and no hand-off) when there are no items."""
+    if items:
+        await ctx.store.put_many(items)
 
 
 async def _review_completeness(
@@ -572,9 +591,9 @@ async def add_document(
     stored_before = [d.type for d in await repo.documents(claim_id)] if reviewing else []
     incoming = [IncomingDocument(doc_type, filename, actual, content, "upload")]
     (values,) = _document_rows(claim_id, incoming, principal.sub, now)
-    await _store_documents(ctx, [values], incoming)
     doc = DocumentRow(**values)
     repo.add(doc)
+    await _store_documents(ctx, _keep_contents(repo, ctx, [values], incoming))
     await record(
         repo,
         row,

@@ -21,6 +21,14 @@ class IntakeSettings(ServiceSettings):
     )
     documents_dir: Path | None = Field(default=None, description="Where documents are stored; data_dir/documents.")
     document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    inline_document_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=0,
+        description=(
+            "A document of at most this many bytes is kept in the database with the claim's rows (in its "
+            "transaction); a larger one in the document store. 0: every document in the store."
+        ),
+    )
     documents_deadline_days: int = Field(default=30, ge=1, le=365)
     expiry_interval_seconds: float = Field(default=3600.0, gt=0, description="How often the expiry job runs.")
     expiry_job_enabled: bool = True

@@ -18,7 +18,8 @@ _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 
 
 class DocumentStore(Protocol):
-    """Stores document contents by key; metadata stays in the database."""
+    """Stores document contents by key; metadata stays in the database, and so do the contents of documents of
+    at most ``inline_document_max_bytes`` (``document_contents``), which never come here."""
 
     async def put(self, key: str, content: bytes) -> None:
         """Store ``content`` under ``key``, durably. Replacing a key is atomic (a reader sees the old content or

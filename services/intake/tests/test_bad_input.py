@@ -71,6 +71,7 @@ async def _nothing_happened(intake, member_id):
     assert (await intake.sql("SELECT count(*) FROM claims"))[0][0] == 0
     assert (await intake.sql("SELECT count(*) FROM outbox"))[0][0] == 0
     assert (await intake.sql("SELECT count(*) FROM documents"))[0][0] == 0
+    assert (await intake.sql("SELECT count(*) FROM document_contents"))[0][0] == 0
     documents = intake.data_dir / "documents"
     assert not documents.exists() or not any(documents.rglob("*"))
 

@@ -107,8 +107,13 @@ async def test_incomplete_claim_waits_for_exactly_the_missing_documents_until_su
     assert kinds[1] == ("documents_requested", "pending_documents")
     assert kinds[-1] == ("documents_complete", "in_review")
     assert all(e["actor"] and e["at"] for e in timeline["items"])
-    stored = sorted(p.name for p in (intake.data_dir / "documents" / claim_id).iterdir())
-    assert len(stored) == 5
+    # the five documents, small, are kept with the claim's rows: no file
+    stored = await intake.sql(
+        "SELECT count(*) FROM documents d JOIN document_contents c USING (document_id) WHERE d.claim_id = :c",
+        c=claim_id,
+    )
+    assert stored[0][0] == 5
+    assert not (intake.data_dir / "documents" / claim_id).exists()
 
 
 async def test_inpatient_and_pharmacy_checklists(intake, claim, kit):
@@ -164,6 +169,12 @@ async def test_concurrent_retries_with_one_key_make_one_claim(intake, claim, kit
     assert len({a.json()["claim_id"] for a in answers}) == 1
     rows = await intake.sql("SELECT count(*) FROM claims WHERE member_id = :m", m=body["member"]["member_id"])
     assert rows[0][0] == 1
+    contents = await intake.sql(
+        "SELECT count(*) FROM document_contents c JOIN documents d USING (document_id)"
+        " JOIN claims USING (claim_id) WHERE member_id = :m",
+        m=body["member"]["member_id"],
+    )
+    assert contents[0][0] == 5
 
 
 async def test_partner_submits_and_sees_only_its_own_hospital(intake, claim, kit):

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -146,7 +147,8 @@ class IdempotencyKeyRow(Base):
 
 
 class DocumentRow(Base):
-    """A document's metadata; its content lives in the document store."""
+    """A document's metadata; its content is its ``DocumentContentRow`` when it has one, otherwise in the
+    document store under ``storage_key``."""
 
     __tablename__ = "documents"
 
@@ -162,6 +164,18 @@ class DocumentRow(Base):
     uploaded_by: Mapped[str] = mapped_column(String(100))
     uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     claim: Mapped[ClaimRow] = _of_claim()
+
+
+class DocumentContentRow(Base):
+    """The content of a small document, kept with the claim's rows (in their transaction) instead of in the
+    document store (migration inta0004). A table of its own, so that reading documents never reads contents."""
+
+    __tablename__ = "document_contents"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.document_id"), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    document: Mapped[DocumentRow] = relationship(lazy="raise")
+    """Never loaded: it tells a flush to INSERT the document first (as ``_of_claim``)."""
 
 
 class TimelineRow(Base):

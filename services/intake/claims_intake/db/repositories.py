@@ -50,6 +50,7 @@ from claims_intake.db.models import (
     ClaimRow,
     ComplaintRow,
     DenialReasonRow,
+    DocumentContentRow,
     DocumentRow,
     FeedbackRow,
     IdempotencyKeyRow,
@@ -72,6 +73,7 @@ def _insert(session: AsyncSession) -> Any:
 _claims = metadata.tables[ClaimRow.__tablename__]
 _lines = metadata.tables[ClaimLineRow.__tablename__]
 _documents = metadata.tables[DocumentRow.__tablename__]
+_document_contents = metadata.tables[DocumentContentRow.__tablename__]
 _timeline = metadata.tables[TimelineRow.__tablename__]
 _denial_reasons = metadata.tables[DenialReasonRow.__tablename__]
 _idempotency_keys = metadata.tables[IdempotencyKeyRow.__tablename__]
@@ -140,6 +142,7 @@ _NEW_ROW_TABLES: dict[type, Table] = {
     ClaimRow: _claims,
     ClaimLineRow: _lines,
     DocumentRow: _documents,
+    DocumentContentRow: _document_contents,
     TimelineRow: _timeline,
 }
 """What ``NewClaimRepository`` writes, in the order the foreign keys need (the claim first)."""
@@ -614,6 +617,10 @@ class ClaimRepository:
         """Add a timeline entry (``TimelineRow``'s fields but ``id``) to the transaction."""
         self.session.add(TimelineRow(**entry))
 
+    def add_content(self, document_id: str, content: bytes) -> None:
+        """Keep a new document's content in the database, in the transaction (its ``DocumentRow`` added too)."""
+        self.add(DocumentContentRow(document_id=document_id, content=content))
+
     async def note(
         self, claim_id: str, *, at: datetime, actor: str, kind: str, reason: str | None, details: dict[str, Any]
     ) -> bool:
@@ -751,8 +758,8 @@ class NewClaimRepository(ClaimRepository):
         self._timeline: list[dict[str, Any]] = []
 
     def add(self, row: Any) -> None:
-        """Keep a new ``ClaimRow``, ``ClaimLineRow``, ``DocumentRow`` or ``TimelineRow`` for ``write`` (which
-        takes its values as they are then)."""
+        """Keep a new ``ClaimRow``, ``ClaimLineRow``, ``DocumentRow``, ``DocumentContentRow`` or ``TimelineRow``
+        for ``write`` (which takes its values as they are then)."""
         if type(row) not in _COLUMNS:
             raise TypeError(f"not a row of a new claim: {type(row).__name__}")
         self._new.append(row)
@@ -767,6 +774,10 @@ class NewClaimRepository(ClaimRepository):
     def add_timeline(self, entry: dict[str, Any]) -> None:
         """Keep a timeline entry for ``write``."""
         self._timeline.append(entry)
+
+    def add_content(self, document_id: str, content: bytes) -> None:
+        """Keep a new document's content for ``write`` (with the document's row)."""
+        self.add_values(DocumentContentRow, {"document_id": document_id, "content": content})
 
     async def write(self, idempotency: dict[str, Any] | None = None) -> bool:
         """INSERT what was kept, in groups of rows of one table and set of columns, the claim first: on PostgreSQL
