@@ -144,37 +144,63 @@ class PaymentService:
         self.cipher = cipher
         self.clock = clock
 
-    async def lock_batch(self, uow: UnitOfWork, events: Sequence[ClaimReceived | ClaimAdjudicated]) -> None:
-        """The locks a consumer's batch of events will take, all at once (one statement, not one per event);
-        each event's own ``lock_claim`` then finds them held."""
+    async def prepare_batch(self, uow: UnitOfWork, events: Sequence[ClaimReceived | ClaimAdjudicated]) -> None:
+        """Before a consumer's batch of events is handled (the kit's prepare step), what their handlers would
+        each do with a statement of its own, done for all at once.
+
+        First the locks the batch will take, in one statement (each event's own ``lock_claim`` then finds
+        them held). Then, for the claims whose first event in the batch is a ``ClaimReceived``, their payee
+        details recorded and their payments not yet sent locked, in one statement; for those whose first
+        is a ``ClaimAdjudicated``, the decision's context read, in one statement (PostgreSQL). Under the
+        locks, and before any event of these claims is handled, so each handler takes what it would have
+        written and read itself. A claim's later events in the batch (whose earlier ones change what they
+        see) write and read for themselves, as does a lone claim of either kind.
+        """
         await DecisionRepository(uow.session).lock_claims(
             [(e.claim_id, e.provider.provider_id if isinstance(e, ClaimReceived) else e.provider_id) for e in events]
         )
+        first: dict[str, ClaimReceived | ClaimAdjudicated] = {}
+        for event in events:
+            first.setdefault(event.claim_id, event)
+        received = [e for e in first.values() if isinstance(e, ClaimReceived)]
+        if len(received) > 1:
+            await PayeeRepository(uow.session).add_claims([self._payee(e) for e in received])
+        decided = [
+            (e.claim_id, e.decision_version, e.provider_id) for e in first.values() if isinstance(e, ClaimAdjudicated)
+        ]
+        if len(decided) > 1:
+            await DecisionRepository(uow.session).read_contexts(decided)
 
     # --- payee details -------------------------------------------------------------------------
 
     async def record_claim(self, uow: UnitOfWork, event: ClaimReceived) -> None:
         """Keep the claim's payee (and the member's account, encrypted); release payments waiting for it."""
-        account = event.bank_account
         # Lock order everywhere: claim, then provider, then payment rows (no deadlock with a registration).
         # A decision may be arriving concurrently.
         await DecisionRepository(uow.session).lock_claim(event.claim_id, provider_id=event.provider.provider_id)
-        payments = await PayeeRepository(uow.session).add_claim_and_lock_scheduled(
-            {
-                "claim_id": event.claim_id,
-                "member_id": event.member.member_id,
-                "provider_id": event.provider.provider_id,
-                "payee": event.payee.value,
-                "currency": event.currency,
-                "account_holder": account.holder if account else None,
-                "account_number_enc": self.cipher.encrypt(account.account_number) if account else None,
-                "account_last4": account.account_number[-4:] if account else None,
-                "bank_code": account.bank_code if account else None,
-                "received_at": self.clock(),
-            }
-        )
-        for payment in payments:
+        payees = PayeeRepository(uow.session)
+        payments = await payees.scheduled(event.claim_id)  # recorded ahead by ``prepare_batch``
+        if payments is None:
+            await payees.add_claims([self._payee(event)])
+            payments = await payees.scheduled(event.claim_id)
+        for payment in payments or ():
             await self._resolve_account(uow, payment)
+
+    def _payee(self, event: ClaimReceived) -> dict[str, Any]:
+        """The claim's row of ``claim_payees``."""
+        account = event.bank_account
+        return {
+            "claim_id": event.claim_id,
+            "member_id": event.member.member_id,
+            "provider_id": event.provider.provider_id,
+            "payee": event.payee.value,
+            "currency": event.currency,
+            "account_holder": account.holder if account else None,
+            "account_number_enc": self.cipher.encrypt(account.account_number) if account else None,
+            "account_last4": account.account_number[-4:] if account else None,
+            "bank_code": account.bank_code if account else None,
+            "received_at": self.clock(),
+        }
 
     async def register_provider_account(
         self, uow: UnitOfWork, provider_id: str, *, holder: str, account_number: str, bank_code: str, by: str
@@ -207,7 +233,7 @@ class PaymentService:
         repo = PayeeRepository(uow.session)
         if payment.payee == Payee.PROVIDER:
             await repo.lock_provider(payment.provider_id)  # a registration may be committing concurrently
-        await prepare_read(uow.session, None)  # the payee lookups below read accounts only
+        await prepare_read(uow.session)  # the payee lookups below read accounts only
         with uow.session.no_autoflush:
             if payment.payee == Payee.PROVIDER:
                 payees = Payees(member=None, provider=Account.of_provider(await repo.provider(payment.provider_id)))
@@ -231,8 +257,9 @@ class PaymentService:
         """One decision: pay what the claim is still owed, or record an overpayment; at most once.
 
         Two statements before the writes (the locks; then the claim's decisions, overpayments, payments
-        and payee details in one read); the new rows (decision, payment or overpayment, ledger postings)
-        go in just before the unit of work commits, one INSERT per table; earlier payments the decision
+        and payee details in one read), which in a consumer's batch are usually taken for all its claims
+        at once (``prepare_batch``); the new rows (decision, payment or overpayment, ledger postings) go in
+        just before the unit of work commits, one INSERT per table; earlier payments the decision
         supersedes are marked at once (one UPDATE). Several events may share the unit of work: the read
         sees what earlier ones did for the claim.
         """

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
     Integer,
     Select,
     String,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    column,
     false,
     func,
     literal,
@@ -52,7 +54,7 @@ from claims_payment.db.models import (
 )
 from claims_payment.domain.ledger import Movement
 from claims_payment.domain.model import Payee, PaymentStatus
-from claims_platform.db import transaction_state
+from claims_platform.db import existing_transaction_state, transaction_state
 from claims_platform.pending_writes import InsertRows, Statements, UpdateRows, Write, WritesAtCommit, write_statements
 
 ZERO = Decimal("0.00")
@@ -172,37 +174,83 @@ def provider_lock(provider_id: str) -> str:
     return f"payment-provider:{provider_id}"
 
 
-async def prepare_read(session: AsyncSession, claim_id: str | None) -> None:
-    """Make what this session changed visible to the next query about a claim (or about accounts only).
+async def prepare_read(session: AsyncSession, *claim_ids: str) -> None:
+    """Make what this session changed visible to the next query about some claims (or about accounts only).
 
-    A consumer may apply several events in one session. When earlier events wrote something for this
-    claim, it is written now (flushed, and the rows added in the transaction inserted), so the query sees
-    it; so is any hospital account not yet written. Otherwise what they wrote stays pending and goes out
-    with one statement per table when the unit of work commits. Run the query itself under
+    A consumer may apply several events in one session. When earlier events wrote something for one of
+    these claims, it is written now (flushed, and the rows added in the transaction inserted), so the query
+    sees it; so is any hospital account not yet written. Otherwise what they wrote stays pending and goes
+    out with one statement per table when the unit of work commits. Run the query itself under
     ``no_autoflush``.
     """
     sync = session.sync_session
     pending = _PENDING.current(sync)
+    claims = set(claim_ids)
     if any(isinstance(obj, ProviderAccountRow) for obj in sync.new) or (
-        claim_id is not None and any(getattr(obj, "claim_id", None) == claim_id for obj in (*sync.new, *sync.dirty))
+        claims and any(getattr(obj, "claim_id", None) in claims for obj in (*sync.new, *sync.dirty))
     ):
         await session.flush()
-    if pending is not None and claim_id is not None and claim_id in pending.claims:
+    if pending is not None and not claims.isdisjoint(pending.claims):
         await _PENDING.write_now(session)
+
+
+class _ReadAhead:
+    """Answers read for a transaction's events before they are handled (``PayeeRepository.add_claims``,
+    ``DecisionRepository.read_contexts``: a consumer's prepare step), each taken once by its event's handler
+    (a claim's later events in the batch read for themselves)."""
+
+    __slots__ = ("contexts", "scheduled")
+
+    def __init__(self) -> None:
+        self.scheduled: dict[str, list[uuid.UUID]] = {}
+        """Per claim whose payee details were recorded (``PayeeRepository.add_claims``): its payments not yet
+        sent, locked (their ids)."""
+        self.contexts: dict[tuple[str, int, str], DecisionContext] = {}
+        """Per decision (claim, version, hospital): its context (``DecisionRepository.read_contexts``)."""
+
+
+_READ_AHEAD = "claims_payment.read_ahead"
+
+
+def _read_ahead(session: AsyncSession) -> _ReadAhead:
+    """The current transaction's answers read ahead (kept per transaction, ``transaction_state``)."""
+    return transaction_state(session, _READ_AHEAD, _ReadAhead)
 
 
 # The hot statements are built once, with bind parameters: only their parameters change per call (what
 # SQLAlchemy would otherwise construct, and compute a cache key for, on every call).
 
-_SCHEDULED_IDS = (
-    select(PAYMENTS.c.id)
-    .where(PAYMENTS.c.claim_id == bindparam("claim_id"), PAYMENTS.c.status == PaymentStatus.SCHEDULED)
-    .with_for_update()
-)
-"""A claim's payments not yet sent, locked: their ids only (a Core statement; usually there is none)."""
-_PAYEE_COLUMNS = {c.key: bindparam(c.key, type_=c.type) for c in PAYEES.columns}
-_SCHEDULED_IDS_WITH_NEW_PAYEE = _SCHEDULED_IDS.add_cte(
-    postgresql.insert(PAYEES).values(_PAYEE_COLUMNS).on_conflict_do_nothing().cte("new_payee")
+_NEW_PAYEES = InsertRows("payees", PAYEES, tuple(PAYEES.c.keys()))
+"""Claims' payee details as rows (``Write.rows``: on PostgreSQL one array parameter per column)."""
+
+
+def _scheduled_ids(claims: ColumnElement[bool]) -> Select[Any]:
+    """The payments not yet sent of the ``claims``, locked: their claims and ids (usually there is none)."""
+    return (
+        select(PAYMENTS.c.claim_id, PAYMENTS.c.id)
+        .where(claims, PAYMENTS.c.status == PaymentStatus.SCHEDULED)
+        .with_for_update()
+    )
+
+
+def _new_payees_statement() -> Select[Any]:
+    """PostgreSQL: ``_NEW_PAYEES`` inserted (first wins) as a CTE, which does not change the payments read:
+    those of the claims (array parameter ``claim_ids``) not yet sent, locked."""
+    rows = _NEW_PAYEES.rows()
+    new_payees = (
+        postgresql.insert(PAYEES)
+        .from_select(list(_NEW_PAYEES.columns), select(*(rows.c[c] for c in _NEW_PAYEES.columns)))
+        .on_conflict_do_nothing()
+        .cte("new_payees")
+    )
+    claims = PAYMENTS.c.claim_id == func.any(bindparam("claim_ids", type_=postgresql.ARRAY(String())))
+    return _scheduled_ids(claims).add_cte(new_payees)
+
+
+_SCHEDULED_WITH_NEW_PAYEES = _new_payees_statement()
+_SCHEDULED_SQLITE = _scheduled_ids(PAYMENTS.c.claim_id.in_(bindparam("claim_ids", expanding=True)))
+_SCHEDULED_ROWS = (
+    select(PaymentRow).where(PaymentRow.id.in_(bindparam("ids", expanding=True))).order_by(PaymentRow.decision_version)
 )
 
 
@@ -216,26 +264,45 @@ class PayeeRepository:
         """Serialise account registration with the payments that look the account up (lock order: claim, provider)."""
         await advisory_locks(self.session, provider_lock(provider_id))
 
-    async def add_claim_and_lock_scheduled(self, values: dict[str, Any]) -> Sequence[PaymentRow]:
-        """Record a claim's payee details once (first wins); the claim's payments not yet sent, locked.
+    async def add_claims(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Record claims' payee details (rows of ``claim_payees``, one per claim), each once (first wins), and
+        lock the claims' payments not yet sent, for ``scheduled`` to hand over.
 
         One statement on PostgreSQL (the insert rides along as a CTE; it does not change the payments read),
-        which locks the payments and returns their ids; only when there are some (a decision came before
-        the claim's details) are they loaded as ORM rows, with a second statement.
+        which locks the payments and returns their ids; two on SQLite. For all the claims of a consumer's
+        batch whose first event is their details, ahead of it (``PaymentService.prepare_batch``): no event
+        of the batch sees the claim before that one; or for one claim, when its event is handled.
         """
-        claim_id = values["claim_id"]
-        await prepare_read(self.session, claim_id)
+        claim_ids = [row["claim_id"] for row in rows]
+        await prepare_read(self.session, *claim_ids)
         with self.session.no_autoflush:
             if _is_postgres(self.session):
-                params = {key: values[key] for key in _PAYEE_COLUMNS}  # every column, nothing else
-                ids = (await self.session.execute(_SCHEDULED_IDS_WITH_NEW_PAYEE, params)).scalars().all()
+                params = {"claim_ids": claim_ids, **_NEW_PAYEES.params(rows, self.session.get_bind().dialect)}
+                found = (await self.session.execute(_SCHEDULED_WITH_NEW_PAYEES, params)).all()
             else:
-                await self.session.execute(sqlite.insert(ClaimPayeeRow).values(**values).on_conflict_do_nothing())
-                ids = (await self.session.execute(_SCHEDULED_IDS, {"claim_id": claim_id})).scalars().all()
-            if not ids:
-                return []
-            stmt = select(PaymentRow).where(PaymentRow.id.in_(ids)).order_by(PaymentRow.decision_version)
-            return (await self.session.scalars(stmt)).all()  # locked above, by this transaction
+                await self.session.execute(sqlite.insert(PAYEES).on_conflict_do_nothing(), list(rows))
+                found = (await self.session.execute(_SCHEDULED_SQLITE, {"claim_ids": claim_ids})).all()
+        scheduled = _read_ahead(self.session).scheduled
+        for claim_id in claim_ids:
+            scheduled[claim_id] = []
+        for claim_id, payment_id in found:
+            scheduled[claim_id].append(payment_id)
+
+    async def scheduled(self, claim_id: str) -> Sequence[PaymentRow] | None:
+        """The payments not yet sent (locked, oldest first) of a claim whose payee details ``add_claims``
+        recorded in this transaction; once (None the next time, and for any other claim).
+
+        Loaded as ORM rows only when there are some (a decision came before the claim's details), with a
+        statement of their own.
+        """
+        read: _ReadAhead | None = existing_transaction_state(self.session, _READ_AHEAD)
+        ids = read.scheduled.pop(claim_id, None) if read is not None else None
+        if ids is None:
+            return None
+        if not ids:
+            return []
+        with self.session.no_autoflush:
+            return (await self.session.scalars(_SCHEDULED_ROWS, {"ids": ids})).all()  # locked by add_claims
 
     async def claim(self, claim_id: str) -> ClaimPayeeRow | None:
         """A claim's payee details."""
@@ -322,22 +389,39 @@ _PROVIDER_ACCOUNT = (
 )
 
 
-def _context_statement() -> Select[Any]:
+def _context_statement(*, batch: bool) -> Select[Any]:
     """Columns: seen, latest, waived, overpaid; a payment's (``ClaimPayment``); the member's account
     (``_MEMBER_ACCOUNT``); the hospital's (``_PROVIDER_ACCOUNT``). One row per payment (one without any).
 
+    Of one decision (parameters ``claim_id``, ``version``, ``provider_id``); with ``batch`` of several
+    (PostgreSQL: array parameters ``claim_ids``, ``versions``, ``provider_ids``), each row led by its claim.
     Built on the tables, not the ORM classes: a Core statement, so the session runs it without the ORM's
     compile and result machinery (it reads plain rows anyway)."""
-    claim_id = bindparam("claim_id", type_=String())
-    decided = (
-        select(
-            func.count(case((DECISIONS.c.decision_version == bindparam("version"), 1))).label("seen"),
-            func.max(DECISIONS.c.decision_version).label("latest"),
-            func.coalesce(func.sum(DECISIONS.c.recovery_waived), 0).label("waived"),
+    claim_id: ColumnElement[Any]
+    version: ColumnElement[Any]
+    provider_id: ColumnElement[Any]
+    if batch:
+        wanted = (
+            func.unnest(
+                bindparam("claim_ids", type_=postgresql.ARRAY(String())),
+                bindparam("versions", type_=postgresql.ARRAY(Integer())),
+                bindparam("provider_ids", type_=postgresql.ARRAY(String())),
+            )
+            .table_valued(column("claim_id", String()), column("version", Integer()), column("provider_id", String()))
+            .render_derived(name="wanted")
         )
-        .where(DECISIONS.c.claim_id == claim_id)
-        .subquery("decided")
-    )
+        claim_id, version, provider_id = wanted.c.claim_id, wanted.c.version, wanted.c.provider_id
+    else:
+        claim_id, version, provider_id = (
+            bindparam("claim_id", type_=String()),
+            bindparam("version", type_=Integer()),
+            bindparam("provider_id", type_=String()),
+        )
+    decided = select(
+        func.count(case((DECISIONS.c.decision_version == version, 1))).label("seen"),
+        func.max(DECISIONS.c.decision_version).label("latest"),
+        func.coalesce(func.sum(DECISIONS.c.recovery_waived), 0).label("waived"),
+    ).where(DECISIONS.c.claim_id == claim_id)
     overpaid = (
         select(func.coalesce(func.sum(OVERPAYMENTS.c.amount), 0))
         .where(OVERPAYMENTS.c.claim_id == claim_id)
@@ -347,28 +431,53 @@ def _context_statement() -> Select[Any]:
         select(*_CLAIM_PAYMENT_COLUMNS, PAYMENTS.c.decision_version.label("version"))
         .where(PAYMENTS.c.claim_id == claim_id)
         .with_for_update()
-        .subquery("locked")
     )
+    decided_of: FromClause
+    locked_of: FromClause
+    if batch:  # each claim's, next to it
+        decided_of, locked_of = decided.lateral("decided"), locked.lateral("locked")
+        stmt = select(claim_id).select_from(wanted.join(decided_of, true()))  # (one row per claim)
+    else:
+        decided_of, locked_of = decided.subquery("decided"), locked.subquery("locked")
+        stmt = select().select_from(decided_of)
     return (
-        select(
-            decided.c.seen,
-            decided.c.latest,
-            decided.c.waived,
+        stmt.add_columns(
+            decided_of.c.seen,
+            decided_of.c.latest,
+            decided_of.c.waived,
             overpaid,
-            *(locked.c[name] for name in ClaimPayment.__dataclass_fields__),
+            *(locked_of.c[name] for name in ClaimPayment.__dataclass_fields__),
             *_MEMBER_ACCOUNT,
             *_PROVIDER_ACCOUNT,
         )
-        .select_from(decided)
-        .outerjoin(locked, true())
+        .outerjoin(locked_of, true())
         .outerjoin(PAYEES, PAYEES.c.claim_id == claim_id)
-        .outerjoin(PROVIDER_ACCOUNTS, PROVIDER_ACCOUNTS.c.provider_id == bindparam("provider_id"))
-        .order_by(locked.c.version)
+        .outerjoin(PROVIDER_ACCOUNTS, PROVIDER_ACCOUNTS.c.provider_id == provider_id)
+        .order_by(locked_of.c.version)
     )
 
 
-_CONTEXT = _context_statement()
-"""A decision's context (``DecisionRepository.context``); parameters ``claim_id``, ``version``, ``provider_id``."""
+_CONTEXT = _context_statement(batch=False)
+"""A decision's context (``DecisionRepository.context``)."""
+_CONTEXTS = _context_statement(batch=True)
+"""Several decisions' contexts at once (``DecisionRepository.read_contexts``, PostgreSQL)."""
+
+
+def _context_of(rows: Sequence[Sequence[Any]]) -> DecisionContext:
+    """A decision's context from its rows of ``_CONTEXT`` (those of ``_CONTEXTS`` without the claim)."""
+    first = rows[0]
+    member, provider = first[8:12], first[12:16]
+    return DecisionContext(
+        seen=bool(first[0]),
+        latest=first[1],
+        waived=Decimal(first[2]),
+        overpaid=Decimal(first[3]),
+        payments=[ClaimPayment(*row[4:8]) for row in rows if row[4] is not None],
+        payees=Payees(
+            member=Account(*member) if member[1] is not None else None,
+            provider=Account(*provider) if provider[1] is not None else None,
+        ),
+    )
 
 
 class DecisionRepository:
@@ -393,24 +502,44 @@ class DecisionRepository:
 
     async def context(self, claim_id: str, version: int, provider_id: str) -> DecisionContext:
         """Everything a decision needs, in one statement (``_CONTEXT``): what the claim's decisions and
-        overpayments add up to, its payments (locked, oldest first), its payee details and the hospital's account."""
+        overpayments add up to, its payments (locked, oldest first), its payee details and the hospital's
+        account. Unless ``read_contexts`` read it in this transaction (then without a statement, once)."""
+        read: _ReadAhead | None = existing_transaction_state(self.session, _READ_AHEAD)
+        if read is not None and (ahead := read.contexts.pop((claim_id, version, provider_id), None)) is not None:
+            return ahead
         await prepare_read(self.session, claim_id)
         params = {"claim_id": claim_id, "version": version, "provider_id": provider_id}
         with self.session.no_autoflush:
             rows = (await self.session.execute(_CONTEXT, params)).all()
-        first = rows[0]
-        member, provider = first[8:12], first[12:16]
-        return DecisionContext(
-            seen=bool(first[0]),
-            latest=first[1],
-            waived=Decimal(first[2]),
-            overpaid=Decimal(first[3]),
-            payments=[ClaimPayment(*row[4:8]) for row in rows if row[4] is not None],
-            payees=Payees(
-                member=Account(*member) if member[1] is not None else None,
-                provider=Account(*provider) if provider[1] is not None else None,
-            ),
-        )
+        return _context_of(rows)
+
+    async def read_contexts(self, decisions: Sequence[tuple[str, int, str]]) -> None:
+        """The contexts of several decisions ``(claim_id, version, provider_id)`` of distinct claims, in one
+        statement (``_CONTEXTS``, their payments locked in claim order), for ``context`` to hand over.
+
+        A consumer's prepare step reads those of a batch's claims at once, ahead of their events: only
+        claims no event of the transaction has touched yet, whose first event is the decision, so what is
+        read is what the decision's handler would read. On PostgreSQL; on SQLite (whose consumer takes one
+        event at a time) each is read when its event is handled.
+        """
+        if not _is_postgres(self.session):
+            return
+        ordered = sorted(decisions)
+        claim_ids = [claim_id for claim_id, _, _ in ordered]
+        await prepare_read(self.session, *claim_ids)
+        params = {
+            "claim_ids": claim_ids,
+            "versions": [version for _, version, _ in ordered],
+            "provider_ids": [provider_id for _, _, provider_id in ordered],
+        }
+        with self.session.no_autoflush:
+            rows = (await self.session.execute(_CONTEXTS, params)).all()
+        of_claim: dict[str, list[Sequence[Any]]] = {claim_id: [] for claim_id in claim_ids}
+        for row in rows:
+            of_claim[row[0]].append(row[1:])
+        contexts = _read_ahead(self.session).contexts
+        for claim_id, version, provider_id in ordered:
+            contexts[(claim_id, version, provider_id)] = _context_of(of_claim[claim_id])
 
     def add(self, values: dict[str, Any]) -> None:
         """Record a decision (a row of ``decisions``, written just before the transaction commits)."""

@@ -29,15 +29,16 @@ def handlers(service: PaymentService) -> dict[str, EventHandler]:
     return {"ClaimReceived": on_claim_received, "ClaimAdjudicated": on_claim_adjudicated}
 
 
-def lock_batch(service: PaymentService) -> PrepareBatch:
-    """Before a transaction's events are handled: the locks of all their claims and hospitals at once."""
+def prepare_batch(service: PaymentService) -> PrepareBatch:
+    """Before a transaction's events are handled: the locks of all their claims and hospitals at once, then
+    what can be written and read for all their claims at once (``PaymentService.prepare_batch``)."""
 
     async def prepare(uow: UnitOfWork, events: Sequence[tuple[EventEnvelope, EventPayload]]) -> None:
-        await service.lock_batch(uow, [p for _, p in events if isinstance(p, ClaimReceived | ClaimAdjudicated)])
+        await service.prepare_batch(uow, [p for _, p in events if isinstance(p, ClaimReceived | ClaimAdjudicated)])
 
     return prepare
 
 
 def subscribe(runtime: ServiceRuntime, service: PaymentService, group: str) -> None:
     """Subscribe the payment consumer (group ``group``, also its inbox key) to intake and adjudication."""
-    runtime.consume(group, TOPICS, handlers(service), prepare=lock_batch(service))
+    runtime.consume(group, TOPICS, handlers(service), prepare=prepare_batch(service))
