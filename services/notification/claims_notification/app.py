@@ -14,7 +14,7 @@ from claims_notification.channels.email import SmtpSender
 from claims_notification.channels.sms import SmsGatewaySender
 from claims_notification.config import NotificationSettings
 from claims_notification.domain.model import Channel
-from claims_notification.events.handlers import CONSUMER, TOPICS, NotificationHandlers, read_contacts
+from claims_notification.events.handlers import CONSUMER, TOPICS, NotificationHandlers
 from claims_notification.planning import Planner
 from claims_notification.rendering import Renderer
 from claims_notification.worker import DeliveryWorker
@@ -56,7 +56,8 @@ def create_app(settings: NotificationSettings | None = None, bus: EventBus | Non
     settings = settings or NotificationSettings()
     runtime = build_runtime(settings, bus)
     planner = Planner(settings, Renderer(display_timezone=settings.display_timezone))
-    runtime.consume(CONSUMER, TOPICS, NotificationHandlers(planner).handlers(), prepare=read_contacts)
+    handlers = NotificationHandlers(planner)
+    runtime.consume(CONSUMER, TOPICS, handlers.handlers(), prepare=handlers.prepare)
     senders = build_senders(settings)
     worker = DeliveryWorker(runtime.db, settings, senders, clock=planner.clock)
     planner.on_pending = worker.wake  # after a commit that recorded messages due now; the rest is polled for

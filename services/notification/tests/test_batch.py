@@ -1,12 +1,14 @@
-"""A consumer's batch: several claims' events in one transaction, their contacts read at once, planned as one by
-one (on PostgreSQL and on the embedded mode's SQLite)."""
+"""A consumer's batch: several claims' events in one transaction, their contacts stored or read at once, planned as
+one by one (on PostgreSQL and on the embedded mode's SQLite); surveys recorded once per claim and decision."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,6 +19,7 @@ from sqlalchemy import event, text
 from claims_contracts.envelope import EventEnvelope, EventPayload
 from claims_contracts.events import PaymentSent, VerificationRequested
 from claims_notification.app import create_app
+from claims_notification.db.repositories import SurveyRepository
 from claims_notification.events.handlers import CONSUMER, NotificationHandlers
 from claims_platform.bus.memory import InMemoryBus
 from claims_platform.db import UnitOfWork
@@ -25,7 +28,7 @@ from claims_platform.testing import serve
 
 # E-mail and SMS configured (preferences show), never sent: the worker is stopped before any event.
 CHANNELS = {"smtp_host": "127.0.0.1", "smtp_port": 9, "sms_gateway_url": "http://127.0.0.1:9/send"}
-ROLES = ("known", "fresh", "late", "changed", "orphan")
+ROLES = ("known", "fresh", "late", "changed", "orphan", "moved", "waited", "closed")
 
 
 @dataclass
@@ -54,20 +57,28 @@ async def service(request, make_settings, tmp_path, auth_header) -> AsyncIterato
 
 def _events(events: Any, claims: dict[str, str]) -> tuple[list[EventPayload], list[EventPayload]]:
     """What comes before the batch (each in its own transaction), and the batch, for one set of claims."""
-    known, fresh, late, changed, orphan = (claims[role] for role in ROLES)
+    known, fresh, late, changed, orphan, moved, waited, closed = (claims[role] for role in ROLES)
     before: list[EventPayload] = [
         events.claim_received(known, member_id="M-A"),
         events.documents_requested(changed, member_id="M-B"),
+        events.documents_requested(moved, member_id="M-B"),
+        events.claim_adjudicated(waited),  # waits for its contact
+        events.claim_received(closed, member_id="M-C"),
+        events.payment_completed(closed),  # its survey of decision 1
     ]
     batch: list[EventPayload] = [
         events.claim_adjudicated(known),  # the stored contact, read with the batch's others
-        events.claim_received(fresh, member_id="M-C"),  # the contact arrives in the batch ...
+        events.claim_received(fresh, member_id="M-C"),  # the contact arrives in the batch, stored with the others ...
+        events.documents_requested(moved, member_id="M-C", email="first@example.com"),  # a new contact, stored too,
         events.claim_adjudicated(late),  # (waits for its contact, later in the batch)
         events.claim_adjudicated(changed),  # the contact stored by the documents request
+        events.claim_adjudicated(moved),  # ... which the decision goes to,
         VerificationRequested(claim_id=known, review_id="R-1", provider_id="H-001", message="请确认", requested_by="a"),
         events.claim_adjudicated(fresh, outcome="denied"),  # ... and serves its decision and survey
+        events.claim_received(waited, member_id="M-B"),  # stored with the others: releases the stored decision
         events.claim_adjudicated(orphan),  # no contact: waits
         events.claim_received(changed, member_id="M-A", email="new@example.com", locale="en"),  # another member
+        events.claim_received(moved, member_id="M-A", email="moved@example.com"),  # ... then another one, which wins
         PaymentSent(
             claim_id=known, payment_id=f"P-{known}", decision_version=1, amount="450.00", currency="CNY", payee="member"
         ),
@@ -75,6 +86,10 @@ def _events(events: Any, claims: dict[str, str]) -> tuple[list[EventPayload], li
         events.payment_completed(changed),  # to the new contact, with the new member's preferences
         events.payment_completed(orphan),
         events.payment_completed(known),
+        events.payment_completed(moved),  # to the latest contact
+        events.payment_completed(fresh),  # decision 1 has its survey already (earlier in the batch): none
+        events.payment_completed(closed),  # decision 1 has its survey already (stored): none
+        events.claim_adjudicated(closed, outcome="denied", version=2),  # a re-decision: a survey of its own
     ]
     return before, batch
 
@@ -118,11 +133,13 @@ async def _story(svc: Service, claims: dict[str, str], published: list[EventEnve
 
 
 async def test_a_batch_of_several_claims_events_is_planned_as_one_by_one(service, events, monkeypatch):
-    """One batch mixing five claims' events: one with a stored contact, one whose contact arrives earlier in
-    the batch, one whose contact comes after its decision, one whose contact changes member in the batch,
-    one with no contact at all. Every notice, message, delivery-log entry, survey and published event is
-    the same as with each event in a transaction of its own, and as with the same batch without its contacts
-    read at once, which takes three statements more."""
+    """One batch mixing eight claims' events: one with a stored contact, one whose contact arrives first in the
+    batch, one whose contact comes after its decision, one whose contact changes member in the batch, one with no
+    contact at all, one whose new contact comes first in the batch and changes again later, one whose contact
+    arrives for a decision stored before, one whose decision 1 was surveyed before. Every notice, message,
+    delivery-log entry, survey and published event is the same as with each event in a transaction of its own,
+    and as with the same batch without the prepare step (contacts stored and read at once), which takes six
+    statements more."""
     runtime = service.app.state.runtime
     (consumer,) = runtime.consumers
     unprepared = IdempotentConsumer(CONSUMER, runtime.db, NotificationHandlers(service.app.state.planner).handlers())
@@ -161,11 +178,11 @@ async def test_a_batch_of_several_claims_events_is_planned_as_one_by_one(service
         return await _story(service, claims, published), len(statements)
 
     batched, in_batch = await run("batch")
-    unread, without_read = await run("batch without the contacts read at once")
+    unprepared_story, without_prepare = await run("batch without the prepare step")
     alone, _ = await run("one by one")
 
     assert batched == alone
-    assert unread == alone
+    assert unprepared_story == alone
     messages = batched["messages"]
     assert [m for m in messages if m[0] == "orphan"] == []
     assert {n[6] for n in batched["notices"] if n[0] == "orphan"} == {"waits"}
@@ -173,8 +190,67 @@ async def test_a_batch_of_several_claims_events_is_planned_as_one_by_one(service
     assert survey == {("in_app", "en"), ("sms", "en")}  # M-A's: no e-mail, English
     assert {m[2] for m in messages if m[0] == "fresh"} == {"in_app", "email"}  # M-C's: no SMS
     assert {m[2] for m in messages if m[0] == "late"} == {"in_app", "email", "sms"}
-    # the inbox; the contacts of known, late, changed and orphan, which look theirs up before the batch brings
-    # it (fresh's comes first), in one statement instead of four; three recipient upserts; the hospital's
-    # contact; three surveys; the outbox; the new rows (one statement on PostgreSQL, one per table on SQLite)
-    writes = 3 if runtime.db.is_sqlite else 1
-    assert (in_batch, without_read) == (10 + writes, 13 + writes)
+    # moved: the decision to the contact its documents request brought in the batch, the survey to the latest
+    assert {(m[1], m[4], m[2]) for m in messages if m[0] == "moved"} == {
+        *(("documents_requested", "M-B", channel) for channel in ("in_app", "email", "sms")),  # before the batch
+        *(("documents_requested", "M-C", channel) for channel in ("in_app", "email")),  # M-C's: no SMS
+        *(("claim_decided", "M-C", channel) for channel in ("in_app", "email")),
+        *(("claim_received", "M-A", channel) for channel in ("in_app", "sms")),  # M-A's: no e-mail
+        *(("survey", "M-A", channel) for channel in ("in_app", "sms")),
+    }
+    decided = {m[11] for m in messages if m[0] == "moved" and m[1] == "claim_decided" and m[2] == "email"}
+    assert decided == {"first@example.com"}
+    assert {(m[1], m[2]) for m in messages if m[0] == "waited"} == {
+        (kind, channel) for kind in ("claim_decided", "claim_received") for channel in ("in_app", "email", "sms")
+    }
+    # one survey per claim and decision: fresh's payment and closed's find theirs, closed's re-decision has its own
+    assert [s[:2] for s in batched["surveys"]] == sorted(
+        [("changed", "1"), ("closed", "1"), ("closed", "2"), ("fresh", "1"), ("known", "1"), ("moved", "1")]
+    )
+    surveyed = [(m[0], m[8]) for m in messages if m[1] == "survey" and m[2] == "in_app" and m[0] in ("fresh", "closed")]
+    assert sorted(surveyed) == [
+        ("closed", "ClaimAdjudicated"),
+        ("closed", "PaymentCompleted"),
+        ("fresh", "ClaimAdjudicated"),
+    ]
+    # the inbox; the contacts of fresh, moved and waited, which their first events bring, stored in one statement
+    # instead of three, and those of known, late, changed, orphan and closed, which look theirs up first, read in
+    # one instead of five; the recipient upserts of the contacts that come after an earlier event of their claim
+    # (moved's second, changed's, late's); waited's stored notices; the hospital's contact; the outbox; the new
+    # rows, surveys with them (one statement on PostgreSQL, one per table on SQLite); waited's notice planned
+    writes = 4 if runtime.db.is_sqlite else 1
+    assert (in_batch, without_prepare) == (10 + writes, 16 + writes)
+
+
+async def test_a_survey_is_recorded_once_per_claim_and_decision(service):
+    """Without planning's contact lookup, the repository looks the claim's surveys up itself (once per
+    transaction); a survey of a claim's decision that has one, stored or added in the same transaction, is not
+    recorded."""
+    db = service.app.state.runtime.db
+    claim = f"C-{uuid.uuid4().hex[:10]}"
+    now = datetime.now(UTC)
+
+    def survey(version: int) -> dict[str, Any]:
+        return {
+            "survey_id": str(uuid.uuid4()),
+            "claim_id": claim,
+            "decision_version": version,
+            "member_id": "M-A",
+            "closed_as": "paid",
+            "source_event_id": uuid.uuid4(),
+            "created_at": now,
+            "expires_at": now + timedelta(days=30),
+        }
+
+    async with db.uow() as uow:
+        surveys = SurveyRepository(uow.session)
+        assert await surveys.add(**survey(1))
+        assert not await surveys.add(**survey(1))
+        assert await surveys.add(**survey(2))
+    async with db.uow() as uow:
+        surveys = SurveyRepository(uow.session)
+        assert not await surveys.add(**survey(2))
+        assert await surveys.add(**survey(3))
+    async with db.engine.connect() as conn:
+        stored = (await conn.execute(text(f"SELECT decision_version FROM surveys WHERE claim_id = '{claim}'"))).all()
+    assert sorted(version for (version,) in stored) == [1, 2, 3]

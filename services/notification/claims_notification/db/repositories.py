@@ -2,11 +2,13 @@
 
 The event handlers may run several events in one transaction, so lookups made while planning are kept for
 the rest of that transaction (see ``_lookups``; a consumer's batch reads its claims' contacts all at once
-first, ``RecipientRepository.read_claim_contacts``), and the rows planning creates (notices, messages, their
-delivery log) are only collected (see ``_PENDING``, the kit's ``claims_platform.pending_writes``): just before
-the transaction commits, they are all written with one statement (on PostgreSQL; one INSERT per table on SQLite).
-Planning's queries read tables planning never writes that way, except the waiting notices, which also take the
-notices this transaction added.
+first, ``RecipientRepository.read_claim_contacts``, and stores the contacts its claims' first events bring in
+one statement, ``RecipientRepository.upsert_claim_recipients``), and the rows planning creates (surveys,
+notices, messages, their delivery log) are only collected (see ``_PENDING``, the kit's
+``claims_platform.pending_writes``): just before the transaction commits, they are all written with one
+statement (on PostgreSQL; one INSERT per table on SQLite). Planning's queries read tables planning never
+writes that way, except the waiting notices, which also take the notices this transaction added, and a
+claim's surveys (read with its contact), which also take the surveys this transaction added.
 
 The hot statements are plain Core statements built once (values come as bound parameters), and planning
 reads plain rows and adds plain ``Notice`` objects, not ORM entities. Only the notices that waited for their
@@ -36,6 +38,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     update,
@@ -105,9 +108,22 @@ class Notice:
 _RECIPIENT = tuple(RECIPIENTS.c[name] for name in Recipient.__dataclass_fields__)
 _PREFERENCES = (PREFERENCES.c.email, PREFERENCES.c.sms, PREFERENCES.c.surveys, PREFERENCES.c.locale)
 
-# A claim's recipient and, when the member set any, their preferences: the recipient's columns, then the
-# preferences' (all NULL without preferences; ``surveys`` is never NULL in a stored row).
-_CONTACTS = select(*_RECIPIENT, *_PREFERENCES).select_from(
+
+def _surveyed(claim_id: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The decision versions a claim has surveys of, as text (``1,2``; NULL without any).
+
+    The separator is written in the statement: given as a string, SQLAlchemy would render it into the
+    statement at every execution, and refuse to execute the statement for several rows (the recipient upsert).
+    """
+    comma: ColumnElement[str] = literal_column("','")
+    versions = func.aggregate_strings(SURVEYS.c.decision_version.cast(String()), comma)  # type: ignore[arg-type]
+    return select(versions).where(SURVEYS.c.claim_id == claim_id).scalar_subquery()
+
+
+# A claim's contact, as planning knows it: its recipient; when the member set any, their preferences; and
+# the decision versions it has surveys of. The recipient's columns, then the preferences' (all NULL without
+# preferences; ``surveys`` is never NULL in a stored row), then ``_surveyed``.
+_CONTACTS = select(*_RECIPIENT, *_PREFERENCES, _surveyed(RECIPIENTS.c.claim_id)).select_from(
     RECIPIENTS.outerjoin(PREFERENCES, PREFERENCES.c.member_id == RECIPIENTS.c.member_id)
 )
 _CLAIM_CONTACT = _CONTACTS.where(RECIPIENTS.c.claim_id == bindparam("claim_id"))
@@ -118,6 +134,7 @@ _CLAIM_CONTACTS = _CONTACTS.where(
 )
 _CLAIM_CONTACTS_SQLITE = _CONTACTS.where(RECIPIENTS.c.claim_id.in_(bindparam("claim_ids", expanding=True)))
 _MEMBER_PREFERENCES = select(*_PREFERENCES).where(PREFERENCES.c.member_id == bindparam("member_id"))
+_CLAIM_SURVEYS = select(_surveyed(bindparam("claim_id")))
 _WAITING_NOTICES = (
     select(NoticeRow)
     .where(NoticeRow.claim_id == bindparam("claim_id"), NoticeRow.planned_at.is_(None))
@@ -134,6 +151,11 @@ def _preferences(row: Sequence[Any]) -> Preferences | None:
     return Preferences(email=email, sms=sms, surveys=surveys, locale=locale)
 
 
+def _versions(surveyed: str | None) -> set[int]:
+    """The decision versions of ``_surveyed``."""
+    return {int(version) for version in surveyed.split(",")} if surveyed else set()
+
+
 def _dialect(session: AsyncSession) -> Any:
     """The dialect module whose INSERT knows ON CONFLICT."""
     name = session.bind.dialect.name if session.bind is not None else "postgresql"
@@ -145,45 +167,36 @@ def _insert(session: AsyncSession, model: type[Any]) -> Any:
     return _dialect(session).insert(model)
 
 
-# What the recipient upsert returns after the recipient: the member's preferences (``_PREFERENCES``, all NULL
-# without preferences), then whether stored notices of the claim wait. They are looked up by the claim and
-# member ids the upsert stores (on insert and on conflict alike), given again as ``of_claim`` and ``of_member``:
-# SQLAlchemy does not correlate a subquery in RETURNING with the upserted row.
+def _upserted(column: str) -> ColumnElement[Any]:
+    """A column of the row an upsert stored, in a subquery of its RETURNING (SQLAlchemy does not correlate
+    a subquery there with the target table, so it is named as text)."""
+    return literal_column(f"{RECIPIENTS.name}.{column}")
+
+
+# What the recipient upsert returns after the recipient: the rest of a claim's contact (the member's
+# preferences, then its surveys' decision versions, as ``_CONTACTS``), then whether stored notices of the
+# claim wait.
 _UPSERT_LOOKUPS = (
     *(
-        select(column)
-        .where(PREFERENCES.c.member_id == bindparam("of_member"))
-        .scalar_subquery()
-        .label(f"preferences_{column.key}")
+        select(column).where(PREFERENCES.c.member_id == _upserted("member_id")).scalar_subquery()
         for column in _PREFERENCES
     ),
-    exists()
-    .where(NOTICES.c.claim_id == bindparam("of_claim"), NOTICES.c.planned_at.is_(None))
-    .label("notices_waiting"),
+    _surveyed(_upserted("claim_id")),
+    exists().where(NOTICES.c.claim_id == _upserted("claim_id"), NOTICES.c.planned_at.is_(None)),
 )
 
 
-@lru_cache(maxsize=8)
-def _recipient_upsert(dialect: Any, columns: tuple[str, ...]) -> Insert:
-    """INSERT … ON CONFLICT (claim_id) DO UPDATE of the given columns (built once), returning the recipient,
-    then ``_UPSERT_LOOKUPS``."""
+@lru_cache(maxsize=2)
+def _recipient_upsert(dialect: Any) -> Insert:
+    """INSERT … ON CONFLICT (claim_id) DO UPDATE of every column (built once), returning the recipient, then
+    ``_UPSERT_LOOKUPS``. Executed for several claims' records, it is sent as one statement with a VALUES row
+    each (SQLAlchemy's "insertmanyvalues")."""
     stmt = dialect.insert(RECIPIENTS)
-    updates = {name: stmt.excluded[name] for name in columns if name != "claim_id"}
+    updates = {column.key: stmt.excluded[column.key] for column in RECIPIENTS.columns if column.key != "claim_id"}
     upsert: Insert = stmt.on_conflict_do_update(index_elements=["claim_id"], set_=updates).returning(
         *_RECIPIENT, *_UPSERT_LOOKUPS
     )
     return upsert
-
-
-@lru_cache(maxsize=2)
-def _survey_insert(dialect: Any) -> Insert:
-    """INSERT … ON CONFLICT (claim_id, decision_version) DO NOTHING RETURNING survey_id (built once)."""
-    stmt: Insert = (
-        dialect.insert(SURVEYS)
-        .on_conflict_do_nothing(index_elements=["claim_id", "decision_version"])
-        .returning(SURVEYS.c.survey_id)
-    )
-    return stmt
 
 
 def _lookups(session: AsyncSession) -> dict[tuple[str, str], Any]:
@@ -195,8 +208,21 @@ def _lookups(session: AsyncSession) -> dict[tuple[str, str], Any]:
     return transaction_state(session, _LOOKUPS, dict)
 
 
-# The rows planning adds: every column of a notice and of a message; a delivery-log entry without its ``id``
-# (the database numbers it).
+def _remember_contact(lookups: dict[tuple[str, str], Any], row: Sequence[Any]) -> Recipient:
+    """Keep a claim's contact (a row of ``_CONTACTS``, or the start of the upsert's) for this transaction; its
+    recipient. Its surveys only if the transaction has not looked them up yet: from then on
+    ``SurveyRepository.add`` adds the transaction's own to them, which the table shows only after commit."""
+    split = len(_RECIPIENT)
+    recipient = Recipient(*row[:split])
+    lookups[("recipient", recipient.claim_id)] = recipient
+    lookups[("preferences", recipient.member_id)] = _preferences(row[split : split + len(_PREFERENCES)])
+    lookups.setdefault(("surveys", recipient.claim_id), _versions(row[split + len(_PREFERENCES)]))
+    return recipient
+
+
+# The rows planning adds: every column of a survey, a notice and a message; a delivery-log entry without its
+# ``id`` (the database numbers it).
+_NEW_SURVEYS = InsertRows(SURVEYS.name, SURVEYS, tuple(column.key for column in SURVEYS.columns))
 _NEW_NOTICES = InsertRows(NOTICES.name, NOTICES, tuple(column.key for column in NOTICES.columns))
 _NEW_MESSAGES = InsertRows(MESSAGES.name, MESSAGES, tuple(column.key for column in MESSAGES.columns))
 _NEW_ATTEMPTS = InsertRows(ATTEMPTS.name, ATTEMPTS, tuple(c.key for c in ATTEMPTS.columns if c.key != "id"))
@@ -205,22 +231,24 @@ _NEW_ATTEMPTS = InsertRows(ATTEMPTS.name, ATTEMPTS, tuple(c.key for c in ATTEMPT
 class _Pending:
     """The rows planning added in one transaction, not written yet."""
 
-    __slots__ = ("attempts", "messages", "notices")
+    __slots__ = ("attempts", "messages", "notices", "surveys")
 
     def __init__(self) -> None:
+        self.surveys: list[dict[str, Any]] = []
         self.notices: list[Notice] = []
         self.messages: list[dict[str, Any]] = []
         self.attempts: list[dict[str, Any]] = []
 
     def take_statements(self, session: Session) -> Statements:
-        """The new notices, then messages, then delivery log (foreign-key order), in one statement on PostgreSQL
-        (``write_statements``); and forget them."""
+        """The new surveys, notices, then messages (which name their survey), then delivery log (foreign-key
+        order), in one statement on PostgreSQL (``write_statements``); and forget them."""
         writes = [
+            (_NEW_SURVEYS, self.surveys),
             (_NEW_NOTICES, [_notice_values(row) for row in self.notices]),
             (_NEW_MESSAGES, self.messages),
             (_NEW_ATTEMPTS, self.attempts),
         ]
-        self.notices, self.messages, self.attempts = [], [], []
+        self.surveys, self.notices, self.messages, self.attempts = [], [], [], []
         return write_statements(session, writes)
 
 
@@ -240,57 +268,54 @@ class RecipientRepository:
         self.session = session
 
     async def upsert_claim_recipient(self, **values: Any) -> Recipient:
-        """Create or refresh a claim's recipient record (the latest contact details win); the record.
-
-        The same statement reads the member's preferences and whether stored notices of the claim wait, so
-        neither ``claim_contact`` nor ``NoticeRepository.waiting`` asks again in this transaction.
-        """
-        stmt = _recipient_upsert(_dialect(self.session), tuple(values))
-        params = {**values, "of_member": values["member_id"], "of_claim": values["claim_id"]}
-        row = (await self.session.execute(stmt, params)).one()
-        split = len(_RECIPIENT)
-        recipient = Recipient(*row[:split])
-        lookups = _lookups(self.session)
-        lookups[("recipient", recipient.claim_id)] = recipient
-        lookups[("preferences", recipient.member_id)] = _preferences(row[split:-1])
-        lookups[("stored notices wait", recipient.claim_id)] = bool(row[-1])
+        """Create or refresh a claim's recipient record (the latest contact details win), a value for every
+        column; the record. As ``upsert_claim_recipients`` for one claim."""
+        (recipient,) = await self.upsert_claim_recipients([values])
         return recipient
+
+    async def upsert_claim_recipients(self, records: Sequence[Mapping[str, Any]]) -> list[Recipient]:
+        """Create or refresh the recipient records of claims (one each), in one statement; the records.
+
+        The same statement reads the rest of each claim's contact (the member's preferences, the claim's
+        surveys) and whether stored notices of the claim wait, so neither ``claim_contact`` nor
+        ``NoticeRepository.waiting`` asks again in this transaction.
+        """
+        stmt = _recipient_upsert(_dialect(self.session))
+        lookups = _lookups(self.session)
+        recipients = []
+        for row in await self.session.execute(stmt, list(records)):
+            recipient = _remember_contact(lookups, row)
+            lookups[("stored notices wait", recipient.claim_id)] = bool(row[-1])
+            recipients.append(recipient)
+        return recipients
 
     async def claim_contact(self, claim_id: str) -> tuple[Recipient | None, Preferences | None]:
         """A claim's recipient record (if intake's contact details arrived) and the member's preferences (looked
         up once per transaction, unless ``read_claim_contacts`` or the recipient upsert has them already)."""
         lookups = _lookups(self.session)
         key = ("recipient", claim_id)
-        if key in lookups:
-            recipient: Recipient | None = lookups[key]
-            if recipient is None:
-                return None, None
-            return recipient, await self.member_preferences(recipient.member_id)
-        found = (await self.session.execute(_CLAIM_CONTACT, {"claim_id": claim_id})).one_or_none()
-        if found is None:
-            lookups[key] = None
+        if key not in lookups:
+            found = (await self.session.execute(_CLAIM_CONTACT, {"claim_id": claim_id})).one_or_none()
+            if found is None:
+                lookups[key] = None
+            else:
+                _remember_contact(lookups, found)
+        recipient: Recipient | None = lookups[key]
+        if recipient is None:
             return None, None
-        split = len(_RECIPIENT)
-        recipient = Recipient(*found[:split])
-        preferences = _preferences(found[split:])
-        lookups[key] = recipient
-        lookups[("preferences", recipient.member_id)] = preferences
-        return recipient, preferences
+        return recipient, await self.member_preferences(recipient.member_id)
 
     async def read_claim_contacts(self, claim_ids: Collection[str]) -> None:
         """Read the contacts of several claims in one statement, for ``claim_contact`` to answer from in this
-        transaction: their recipients (None for a claim with none yet) and their members' preferences. Claims
-        this transaction has looked up already are left out."""
+        transaction: their recipients (None for a claim with none yet), their members' preferences and their
+        surveys. Claims this transaction has looked up already are left out."""
         lookups = _lookups(self.session)
         wanted = sorted({claim_id for claim_id in claim_ids if ("recipient", claim_id) not in lookups})
         if not wanted:
             return
         stmt = _CLAIM_CONTACTS_SQLITE if _dialect(self.session) is sqlite else _CLAIM_CONTACTS
-        split = len(_RECIPIENT)
         for row in await self.session.execute(stmt, {"claim_ids": wanted}):
-            recipient = Recipient(*row[:split])
-            lookups[("recipient", recipient.claim_id)] = recipient
-            lookups[("preferences", recipient.member_id)] = _preferences(row[split:])
+            _remember_contact(lookups, row)
         for claim_id in wanted:
             lookups.setdefault(("recipient", claim_id), None)
 
@@ -558,9 +583,24 @@ class SurveyRepository:
         self.session = session
 
     async def add(self, **values: Any) -> bool:
-        """Record a survey; False when the claim's decision already has one."""
-        stmt = _survey_insert(_dialect(self.session))
-        return (await self.session.execute(stmt, values)).scalar_one_or_none() is not None
+        """Record a survey, a value for every column (written when the transaction commits); False when the
+        claim's decision already has one.
+
+        The claim's surveys come with its contact (``RecipientRepository``), which planning looked up already
+        in this transaction; otherwise they are looked up here, once per transaction.
+        """
+        pending = _PENDING.collector(self.session)  # (begins the transaction, which keeps the lookups)
+        lookups = _lookups(self.session)
+        key = ("surveys", values["claim_id"])
+        if key not in lookups:
+            found = (await self.session.execute(_CLAIM_SURVEYS, {"claim_id": values["claim_id"]})).scalar_one()
+            lookups[key] = _versions(found)
+        surveyed: set[int] = lookups[key]
+        if values["decision_version"] in surveyed:
+            return False
+        surveyed.add(values["decision_version"])
+        pending.surveys.append(values)
+        return True
 
     async def get(self, survey_id: str) -> SurveyRow | None:
         """A survey by id."""

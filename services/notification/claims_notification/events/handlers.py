@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -13,11 +14,9 @@ from claims_contracts.events import (
     ClaimDocumentsRequested,
     ClaimPended,
     ClaimReceived,
-    MemberContact,
     PaymentCompleted,
     PaymentFailed,
     PaymentSent,
-    ProviderRef,
     VerificationRequested,
 )
 from claims_contracts.topics import ADJUDICATION_TOPIC, INTAKE_TOPIC, PAYMENT_TOPIC
@@ -26,14 +25,21 @@ from claims_notification.db.models import NoticeRow
 from claims_notification.db.repositories import Notice, RecipientRepository
 from claims_notification.domain.model import Audience, Kind
 from claims_notification.planning import NoticeSpec, Planner
-from claims_platform.db import UnitOfWork
+from claims_platform.db import UnitOfWork, transaction_state
 from claims_platform.inbox import EventHandler
 
 CONSUMER = "notification"
 TOPICS = (INTAKE_TOPIC, ADJUDICATION_TOPIC, PAYMENT_TOPIC)
-BRINGS_CONTACT = frozenset({"ClaimReceived", "ClaimDocumentsRequested"})
+BRINGS_CONTACT = (ClaimReceived, ClaimDocumentsRequested)
 """The events that store their claim's contact (the recipient upsert) before planning looks it up; every other
 handler's notices look up their claim's contact (``RecipientRepository.claim_contact``)."""
+_STORED_AHEAD = "claims_notification.contacts_stored_ahead"
+
+
+def _stored_ahead(uow: UnitOfWork) -> set[uuid.UUID]:
+    """The events of the current transaction whose contact ``NotificationHandlers.prepare`` stored already."""
+    stored: set[uuid.UUID] = transaction_state(uow.session, _STORED_AHEAD, set)
+    return stored
 
 
 def _json(payload: EventPayload, *fields: str) -> dict[str, Any]:
@@ -45,7 +51,7 @@ class NotificationHandlers:
     """One handler per consumed event type; each records notices in the event's transaction.
 
     A transaction may hold several events, handled in order: a handler never commits, and sees what the
-    earlier ones recorded (and the claims' contacts ``read_contacts`` read for all of them first).
+    earlier ones recorded (and the claims' contacts ``prepare`` stored or read for all of them first).
     """
 
     def __init__(self, planner: Planner) -> None:
@@ -65,6 +71,32 @@ class NotificationHandlers:
             "PaymentCompleted": self.on_payment_completed,
         }
 
+    async def prepare(self, uow: UnitOfWork, events: Sequence[tuple[EventEnvelope, EventPayload]]) -> None:
+        """Before a transaction's events are handled (the kit's ``PrepareBatch``): what their handlers would
+        each do first for their claim's contact, for all the claims at once. It goes by each claim's first
+        event of the batch:
+
+        * one that brings the contact (``BRINGS_CONTACT``): the contacts of all such events are stored with one
+          statement (``RecipientRepository.upsert_claim_recipients``), and their handlers skip their own upsert.
+          A later contact event of the same claim stores its own when it comes, so the claim's events in
+          between see the contact as it was then, and the latest wins.
+        * any other: the stored contacts of all such claims are read with one query
+          (``RecipientRepository.read_claim_contacts``); a later contact event of the claim stores a new one.
+
+        One claim alone of either kind is left to its handler, which needs one statement all the same.
+        """
+        first: dict[str, tuple[EventEnvelope, EventPayload]] = {}
+        for envelope, payload in events:
+            first.setdefault(envelope.claim_id, (envelope, payload))
+        arriving = {e.event_id: payload for e, payload in first.values() if isinstance(payload, BRINGS_CONTACT)}
+        wanted = [claim_id for claim_id, (_, payload) in first.items() if not isinstance(payload, BRINGS_CONTACT)]
+        recipients = RecipientRepository(uow.session)
+        if len(arriving) > 1:
+            await recipients.upsert_claim_recipients([self._contact(payload) for payload in arriving.values()])
+            _stored_ahead(uow).update(arriving)
+        if len(wanted) > 1:
+            await recipients.read_claim_contacts(wanted)
+
     async def _notice(
         self, uow: UnitOfWork, envelope: EventEnvelope, kind: Kind, context: dict[str, Any], **extra: Any
     ) -> None:
@@ -79,30 +111,35 @@ class NotificationHandlers:
         )
         await self.planner.submit(uow, spec, envelope.correlation_id)
 
+    def _contact(self, payload: ClaimReceived | ClaimDocumentsRequested) -> dict[str, Any]:
+        """The claim's recipient record an event brings (every column)."""
+        member, provider = payload.member, payload.provider
+        return {
+            "claim_id": payload.claim_id,
+            "member_id": member.member_id,
+            "member_name": member.name,
+            "email": member.email,
+            "phone": member.phone,
+            "locale": member.locale,
+            "provider_id": provider.provider_id,
+            "provider_name": provider.name,
+            "submitted_by_provider": payload.submitted_by_provider,
+            "updated_at": self.planner.clock(),
+        }
+
     async def _remember(
-        self, uow: UnitOfWork, claim_id: str, member: MemberContact, provider: ProviderRef, by_provider: bool
+        self, uow: UnitOfWork, envelope: EventEnvelope, payload: ClaimReceived | ClaimDocumentsRequested
     ) -> list[Notice | NoticeRow]:
-        """Store the claim's contact details; the claim's notices that waited for them (planned last)."""
-        await RecipientRepository(uow.session).upsert_claim_recipient(
-            claim_id=claim_id,
-            member_id=member.member_id,
-            member_name=member.name,
-            email=member.email,
-            phone=member.phone,
-            locale=member.locale,
-            provider_id=provider.provider_id,
-            provider_name=provider.name,
-            submitted_by_provider=by_provider,
-            updated_at=self.planner.clock(),
-        )
-        return await self.planner.waiting(uow, claim_id)
+        """Store the claim's contact details (unless ``prepare`` did); the claim's notices that waited for them
+        (planned last)."""
+        if envelope.event_id not in _stored_ahead(uow):
+            await RecipientRepository(uow.session).upsert_claim_recipient(**self._contact(payload))
+        return await self.planner.waiting(uow, payload.claim_id)
 
     async def on_claim_received(self, uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
         """Remember the claim's contact details; tell the member the claim arrived; release waiting notices."""
         assert isinstance(payload, ClaimReceived)
-        waiting = await self._remember(
-            uow, payload.claim_id, payload.member, payload.provider, payload.submitted_by_provider
-        )
+        waiting = await self._remember(uow, envelope, payload)
         context = _json(payload, "claim_type", "charged", "currency", "submitted_at")
         context["provider_name"] = payload.provider.name
         await self._notice(uow, envelope, Kind.CLAIM_RECEIVED, context)
@@ -111,9 +148,7 @@ class NotificationHandlers:
     async def on_documents_requested(self, uow: UnitOfWork, envelope: EventEnvelope, payload: EventPayload) -> None:
         """Name each missing document to the claimant (and to the hospital that submitted for the member)."""
         assert isinstance(payload, ClaimDocumentsRequested)
-        waiting = await self._remember(
-            uow, payload.claim_id, payload.member, payload.provider, payload.submitted_by_provider
-        )
+        waiting = await self._remember(uow, envelope, payload)
         context = _json(payload, "claim_type", "missing_documents", "deadline")
         await self._notice(uow, envelope, Kind.DOCUMENTS_REQUESTED, context)
         if payload.submitted_by_provider:
@@ -192,19 +227,3 @@ class NotificationHandlers:
     async def _survey(self, uow: UnitOfWork, envelope: EventEnvelope, decision_version: int, closed_as: str) -> None:
         context = {"decision_version": decision_version, "closed_as": closed_as}
         await self._notice(uow, envelope, Kind.SURVEY, context, delay=self.planner.survey_delay)
-
-
-async def read_contacts(uow: UnitOfWork, events: Sequence[tuple[EventEnvelope, EventPayload]]) -> None:
-    """Before a transaction's events are handled: their claims' contacts, read in one query instead of one per
-    claim. Only the claims with an event that looks its contact up (any but ``BRINGS_CONTACT``) before an event
-    of the batch stores it: from then on the recipient upsert's answer serves. One such claim alone is left to
-    its handler, which reads it with one query all the same."""
-    brought: set[str] = set()
-    wanted: set[str] = set()
-    for envelope, _ in events:
-        if envelope.event_type in BRINGS_CONTACT:
-            brought.add(envelope.claim_id)
-        elif envelope.claim_id not in brought:
-            wanted.add(envelope.claim_id)
-    if len(wanted) > 1:
-        await RecipientRepository(uow.session).read_claim_contacts(wanted)
