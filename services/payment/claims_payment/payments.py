@@ -208,7 +208,7 @@ class PaymentService:
         """Register or replace a hospital's account; its payments not yet sent use it from now on."""
         payees = PayeeRepository(uow.session)
         now = self.clock()
-        await payees.lock_provider(provider_id)
+        await payees.lock_provider(provider_id, exclusive=True)  # waits for the payments reading the old account
         row = await payees.provider(provider_id, for_update=True)
         if row is None:
             row = ProviderAccountRow(provider_id=provider_id)

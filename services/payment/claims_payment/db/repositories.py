@@ -11,7 +11,7 @@ statement on PostgreSQL (each write's rows as arrays), one per write on SQLite. 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -136,31 +136,36 @@ def _is_postgres(session: AsyncSession) -> bool:
 
 _HELD_LOCKS = "claims_payment.advisory_locks"
 _LOCK_ONE = text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))")
+_LOCK_ONE_SHARED = text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:k, 0))")
 _LOCK_MANY = text(
-    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
-    "FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
+    "SELECT CASE WHEN s THEN pg_advisory_xact_lock_shared(hashtextextended(k, 0))"
+    " ELSE pg_advisory_xact_lock(hashtextextended(k, 0)) END"
+    " FROM unnest(CAST(:keys AS text[]), CAST(:shared AS boolean[])) WITH ORDINALITY AS t(k, s, n) ORDER BY n"
 )
 
 
-async def advisory_locks(session: AsyncSession, *keys: str) -> None:
-    """Transaction-scoped PostgreSQL advisory locks, taken in the order given, in one statement.
+async def advisory_locks(session: AsyncSession, *keys: str, shared: Collection[str] = ()) -> None:
+    """Transaction-scoped PostgreSQL advisory locks, taken in the order given, in one statement: those also in
+    ``shared`` in share mode (they exclude only the same lock taken exclusively), the others exclusively.
 
     Locks this transaction already holds are not asked for again (a consumer may hand several events of
-    one claim to one transaction). SQLite has one writer at a time anyway.
+    one claim to one transaction); one held in share mode is asked for again when wanted exclusively. SQLite
+    has one writer at a time anyway.
     """
     if not _is_postgres(session):
         return
-    # Per innermost transaction: a lock taken in a savepoint that is rolled back is released.
-    held: set[str] = transaction_state(session, _HELD_LOCKS, set)  # (empty before the first statement)
-    wanted = [k for k in dict.fromkeys(keys) if k not in held]
+    # Per innermost transaction: a lock taken in a savepoint that is rolled back is released. Key: shared?
+    held: dict[str, bool] = transaction_state(session, _HELD_LOCKS, dict)  # (empty before the first statement)
+    wanted = {k: k in shared for k in keys if k not in held or (held[k] and k not in shared)}
     if not wanted:
         return
     with session.no_autoflush:  # a lock reads nothing: what is pending can wait for the next query or the commit
         if len(wanted) == 1:
-            await session.execute(_LOCK_ONE, {"k": wanted[0]})
+            ((key, in_share_mode),) = wanted.items()
+            await session.execute(_LOCK_ONE_SHARED if in_share_mode else _LOCK_ONE, {"k": key})
         else:
-            await session.execute(_LOCK_MANY, {"keys": wanted})
-    now_held: set[str] = transaction_state(session, _HELD_LOCKS, set)
+            await session.execute(_LOCK_MANY, {"keys": list(wanted), "shared": list(wanted.values())})
+    now_held: dict[str, bool] = transaction_state(session, _HELD_LOCKS, dict)
     now_held.update(wanted)
 
 
@@ -170,7 +175,8 @@ def claim_lock(claim_id: str) -> str:
 
 
 def provider_lock(provider_id: str) -> str:
-    """The advisory lock key serialising a hospital's account with the payments that look it up."""
+    """The advisory lock key serialising a change of a hospital's account (exclusive) with the work that looks it
+    up (shared: the claims of one hospital do not wait for each other)."""
     return f"payment-provider:{provider_id}"
 
 
@@ -260,9 +266,11 @@ class PayeeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def lock_provider(self, provider_id: str) -> None:
-        """Serialise account registration with the payments that look the account up (lock order: claim, provider)."""
-        await advisory_locks(self.session, provider_lock(provider_id))
+    async def lock_provider(self, provider_id: str, *, exclusive: bool = False) -> None:
+        """Serialise account registration (``exclusive``) with the payments that look the account up (shared:
+        they do not wait for each other) (lock order: claim, provider)."""
+        key = provider_lock(provider_id)
+        await advisory_locks(self.session, key, shared=() if exclusive else (key,))
 
     async def add_claims(self, rows: Sequence[dict[str, Any]]) -> None:
         """Record claims' payee details (rows of ``claim_payees``, one per claim), each once (first wins), and
@@ -489,16 +497,17 @@ class DecisionRepository:
     async def lock_claim(self, claim_id: str, *, provider_id: str | None = None) -> None:
         """Serialise the work on one claim across transactions and replicas (PostgreSQL advisory lock).
 
-        With ``provider_id``, the hospital's lock too, after the claim's (the lock order everywhere).
+        With ``provider_id``, the hospital's lock too (shared), after the claim's (the lock order everywhere).
         """
         await self.lock_claims([(claim_id, provider_id)])
 
     async def lock_claims(self, claims: Sequence[tuple[str, str | None]]) -> None:
         """``lock_claim`` for several ``(claim_id, provider_id)`` at once, in one statement: every claim's lock,
-        then every hospital's, each in key order."""
+        then every hospital's (shared: only a registration of its account takes it exclusively), each in key
+        order."""
         claim_keys = sorted({claim_lock(claim_id) for claim_id, _ in claims})
         provider_keys = sorted({provider_lock(provider_id) for _, provider_id in claims if provider_id is not None})
-        await advisory_locks(self.session, *claim_keys, *provider_keys)
+        await advisory_locks(self.session, *claim_keys, *provider_keys, shared=provider_keys)
 
     async def context(self, claim_id: str, version: int, provider_id: str) -> DecisionContext:
         """Everything a decision needs, in one statement (``_CONTEXT``): what the claim's decisions and

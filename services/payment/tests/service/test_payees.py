@@ -6,6 +6,8 @@ import asyncio
 
 from sqlalchemy import text
 
+from claims_payment.db.repositories import DecisionRepository
+
 HOSPITAL_ACCOUNT = "6222020200009876543"
 
 
@@ -65,3 +67,39 @@ async def test_decision_before_the_claim_details_waits_for_the_member_account(ha
     assert paid["payment_id"] == held["payment_id"]
     assert paid["account"]["account_number"] == "****4567"
     await harness.assert_ledger_balanced(client)
+
+
+async def test_one_hospitals_claims_do_not_wait_for_each_other_but_a_new_account_waits_for_them(harness):
+    """Work on two claims of one hospital holds the hospital's lock at the same time (shared); registering
+    the hospital's account (exclusive) waits until that work has committed, and work arriving meanwhile waits
+    for the registration."""
+    app, client = await harness.start()
+    db = app.state.runtime.db
+    first_holds, release_first = asyncio.Event(), asyncio.Event()
+
+    async def claim_work(claim_id: str, hold: bool) -> None:
+        async with db.uow() as uow:
+            await DecisionRepository(uow.session).lock_claims([(claim_id, "H-LOCK")])
+            if hold:
+                first_holds.set()
+                await release_first.wait()
+
+    first = asyncio.create_task(claim_work(harness.new_claim_id(), hold=True))
+    try:
+        await asyncio.wait_for(first_holds.wait(), 5)
+        await asyncio.wait_for(claim_work(harness.new_claim_id(), hold=False), 5)  # not blocked by the first
+
+        registered = asyncio.create_task(
+            client.put(
+                "/v1/providers/H-LOCK/bank-account",
+                json={"holder": "Hospital", "account_number": HOSPITAL_ACCOUNT, "bank_code": "ICBC"},
+                headers=harness.finance,
+            )
+        )
+        await asyncio.sleep(0.5)
+        assert not registered.done(), "the registration waits for the work reading the old account"
+    finally:
+        release_first.set()
+        await first
+    resp = await asyncio.wait_for(registered, 5)
+    assert resp.status_code == 200, resp.text
