@@ -110,7 +110,9 @@ def external_stack() -> Stack | None:
 
 
 def service_settings(tag: str, data_dir: Path, databases: dict[str, str]) -> dict[str, str]:
-    """The services' environment: the end-to-end tests' keys, quiet logs, no artificial delays."""
+    """The services' environment: the end-to-end tests' keys, quiet logs, no artificial delays; the pollers at
+    their defaults (the relays and workers are woken by the commits that give them work, and poll only for
+    what is due later)."""
     env = service_env()
     env.update(
         {
@@ -122,13 +124,10 @@ def service_settings(tag: str, data_dir: Path, databases: dict[str, str]) -> dic
             "CLAIMS_DATA_DIR": str(data_dir),
             "CLAIMS_LOG_FORMAT": "json",
             "CLAIMS_LOG_LEVEL": "WARNING",
-            "CLAIMS_RELAY_POLL_SECONDS": "0.2",
             "CLAIMS_INTAKE_PII_KEY": Fernet.generate_key().decode(),
             "CLAIMS_PAYMENT_ACCOUNT_KEY": Fernet.generate_key().decode(),
             "CLAIMS_PAYMENT_BANK_SETTLEMENT_DELAY_SECONDS": "0",
-            "CLAIMS_PAYMENT_WORKER_POLL_SECONDS": "0.05",
             "CLAIMS_NOTIFICATION_SURVEY_SECRET": Fernet.generate_key().decode(),
-            "CLAIMS_NOTIFICATION_WORKER_POLL_SECONDS": "0.05",
         }
     )
     # BENCH_ENV_CLAIMS_X=v sets CLAIMS_X=v for the services (to compare settings run against run).
