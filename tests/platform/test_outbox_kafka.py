@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import orjson
 import pytest
+from sqlalchemy import Connection, event, text
 
 from claims_contracts.topics import INTAKE_TOPIC
 from claims_platform.bus.base import Message
@@ -117,3 +118,37 @@ async def test_two_relays_of_one_service_never_interleave_or_duplicate(
     assert len(records) == 200
     for claim in claims:
         assert seen[claim] == expected[claim]
+
+
+async def test_a_relay_round_alone_commits_without_waiting_for_the_disk(
+    fresh_pg_url, kafka_bootstrap, topic_prefix, make_runtime, make_event, kafka_records
+):
+    """The relay's delete of what it published commits with ``synchronous_commit`` off (lost in a crash, the
+    rows are published again, which inboxes absorb); the service's own commits, before and after it on the
+    same pool, wait for the disk as always."""
+    runtime = await make_runtime(fresh_pg_url, kafka=kafka_bootstrap, prefix=topic_prefix)
+    runtime.relay.stop()
+    await asyncio.wait_for(runtime._relay_task, 5)  # type: ignore[arg-type]
+    engine = runtime.db.engine
+    modes: list[str] = []
+
+    def at_commit(conn: Connection) -> None:
+        modes.append(conn.exec_driver_sql("SHOW synchronous_commit").scalar_one())
+
+    event.listen(engine.sync_engine, "commit", at_commit)
+    claim = f"C-{uuid.uuid4().hex[:8]}"
+    async with runtime.db.uow() as uow:
+        uow.publish(make_event(claim), claim_id=claim)
+    assert await OutboxRelay(runtime.db, runtime.bus).publish_batch() == 1
+    async with runtime.db.uow() as uow:
+        uow.publish(make_event(claim, reason="again"), claim_id=claim)
+    event.remove(engine.sync_engine, "commit", at_commit)
+    assert modes == ["on", "off", "on"]
+
+    async def mode_of_a_pooled_connection() -> str:
+        async with engine.connect() as conn:
+            await asyncio.sleep(0.05)  # hold it, so that the others take the other pooled connections
+            return str((await conn.execute(text("SHOW synchronous_commit"))).scalar_one())
+
+    assert set(await asyncio.gather(*(mode_of_a_pooled_connection() for _ in range(8)))) == {"on"}
+    assert len(await kafka_records(kafka_bootstrap, topic_prefix + INTAKE_TOPIC, expect=1)) == 1
