@@ -6,8 +6,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import event
-
 from claims_contracts.envelope import EventEnvelope
 from claims_contracts.events import (
     Adjustment,
@@ -19,7 +17,7 @@ from claims_contracts.events import (
     PaymentScheduled,
 )
 from claims_contracts.topics import ADJUDICATION_TOPIC, NOTIFICATION_TOPIC, PAYMENT_TOPIC
-from claims_platform.testing import produce
+from claims_platform.testing import produce, statements_sent
 
 
 def _adjudicated(claim_id: str, body: dict, version: int = 1, payable: str = "450.00", decided_by: str = "auto"):
@@ -246,19 +244,8 @@ async def test_a_batch_of_several_claims_events_is_archived_as_one_by_one(intake
         for payload, producer in batch
     ]
     (consumer,) = intake.runtime.consumers
-    statements: list[str] = []
-    mine = asyncio.current_task()
-
-    def count(conn, cursor, statement, *_) -> None:  # type: ignore[no-untyped-def]
-        if asyncio.current_task() is mine:
-            statements.append(statement)
-
-    engine = intake.runtime.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(intake.runtime.db.engine) as statements:
         assert await consumer.handle_many(events) == [True] * len(events)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     # the inbox; the two claims, read at once; the two new payments looked for elsewhere, at once; the unknown
     # claim's note; the writes at commit (one by one, the first claim's first message would be a statement of
     # its own, each claim's read another, and each new payment's search)

@@ -3,7 +3,6 @@ one by one (on PostgreSQL and on the embedded mode's SQLite); surveys recorded o
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -14,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from claims_contracts.envelope import EventEnvelope, EventPayload
 from claims_contracts.events import PaymentSent, VerificationRequested
@@ -22,9 +21,8 @@ from claims_notification.app import create_app
 from claims_notification.db.repositories import SurveyRepository
 from claims_notification.events.handlers import CONSUMER, NotificationHandlers
 from claims_platform.bus.memory import InMemoryBus
-from claims_platform.db import UnitOfWork
 from claims_platform.inbox import IdempotentConsumer
-from claims_platform.testing import serve
+from claims_platform.testing import record_published, serve, statements_sent
 
 # E-mail and SMS configured (preferences show), never sent: the worker is stopped before any event.
 CHANNELS = {"smtp_host": "127.0.0.1", "smtp_port": 9, "sms_gateway_url": "http://127.0.0.1:9/send"}
@@ -143,20 +141,7 @@ async def test_a_batch_of_several_claims_events_is_planned_as_one_by_one(service
     runtime = service.app.state.runtime
     (consumer,) = runtime.consumers
     unprepared = IdempotentConsumer(CONSUMER, runtime.db, NotificationHandlers(service.app.state.planner).handlers())
-    published: list[EventEnvelope] = []
-    flush_events = UnitOfWork.flush_events
-
-    async def recording(uow: UnitOfWork) -> None:
-        published.extend(uow.events)
-        await flush_events(uow)
-
-    monkeypatch.setattr(UnitOfWork, "flush_events", recording)
-    statements: list[str] = []
-    mine = asyncio.current_task()
-
-    def count(conn, cursor, statement, *_) -> None:  # type: ignore[no-untyped-def]
-        if asyncio.current_task() is mine:
-            statements.append(statement)
+    published = record_published(monkeypatch)
 
     async def run(way: str) -> tuple[dict[str, list[Any]], int]:
         claims = {role: events.new_claim_id() for role in ROLES}
@@ -164,16 +149,11 @@ async def test_a_batch_of_several_claims_events_is_planned_as_one_by_one(service
         for payload in before:
             assert await consumer.handle(EventEnvelope.wrap(payload, claim_id=payload.claim_id, producer="intake"))
         envelopes = [(EventEnvelope.wrap(p, claim_id=p.claim_id, producer="test"), p) for p in batch]
-        engine = runtime.db.engine.sync_engine
-        statements.clear()
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with statements_sent(runtime.db.engine) as statements:
             if way == "one by one":
                 applied = [await consumer.handle(envelope) for envelope, _ in envelopes]
             else:
                 applied = await (consumer if way == "batch" else unprepared).handle_many(envelopes)
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         assert applied == [True] * len(envelopes)
         return await _story(service, claims, published), len(statements)
 

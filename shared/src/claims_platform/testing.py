@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
@@ -20,10 +20,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from claims_contracts.envelope import EventEnvelope
 from claims_platform.auth import mint_token
+from claims_platform.db import UnitOfWork
 
 
 def _need(name: str) -> str:
@@ -223,3 +225,34 @@ async def produce(bootstrap: str, topic: str, *messages: tuple[bytes, bytes]) ->
 def kafka_produce() -> Callable[..., Awaitable[None]]:
     """``await kafka_produce(bootstrap, topic, (key, value), …)``."""
     return produce
+
+
+@contextmanager
+def statements_sent(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The SQL statements the current task sends through ``engine`` while the block runs (BEGIN and COMMIT are
+    not statements here), to assert what a piece of work costs in round trips."""
+    sent: list[str] = []
+    mine = asyncio.current_task()
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if asyncio.current_task() is mine:
+            sent.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+def record_published(monkeypatch: pytest.MonkeyPatch) -> list[EventEnvelope]:
+    """Every event a unit of work writes to its outbox from now on in the test, in order."""
+    published: list[EventEnvelope] = []
+    flush_events = UnitOfWork.flush_events
+
+    async def recording(uow: UnitOfWork) -> None:
+        published.extend(uow.events)
+        await flush_events(uow)
+
+    monkeypatch.setattr(UnitOfWork, "flush_events", recording)
+    return published

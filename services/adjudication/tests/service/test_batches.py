@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from claims_adjudication.db.models import AccumulatorRow, AuditRow, ClaimRow, DecisionRow, ReviewRow
 from claims_contracts.envelope import EventEnvelope
 from claims_contracts.events import ClaimDisputed, ClaimReceived, ClaimWithdrawn
 from claims_contracts.topics import ADJUDICATION_TOPIC
 from claims_platform.bus.base import Message
-from claims_platform.testing import eventually
+from claims_platform.testing import eventually, statements_sent
 
 
 async def test_events_of_one_batch_see_each_other(service, samples):
@@ -199,27 +198,16 @@ async def test_a_batch_of_claims_is_decided_as_one_by_one_in_fewer_statements(se
                 received("9", "A", w, "H-003"),  # as C-3, which is withdrawn: M-A's fourth claim, not a duplicate
             )
 
-        engine = runtime.db.engine.sync_engine
-        mine = asyncio.current_task()
         statements: dict[str, list[str]] = {}
         for w in worlds:
             ((before, _),) = envelopes(received("PRE", "B", w))
             assert await consumer.handle(before)
             batch = events(w)
-            statements[w] = counted = []
-
-            def count(conn, cursor, statement, *_, counted=counted) -> None:  # type: ignore[no-untyped-def]
-                if asyncio.current_task() is mine:
-                    counted.append(statement)
-
-            event.listen(engine, "before_cursor_execute", count)
-            try:
+            with statements_sent(runtime.db.engine) as statements[w]:
                 if w == "solo":
                     assert [await consumer.handle(e) for e, _ in batch] == [True] * len(batch)
                 else:
                     assert await consumer.handle_many(batch) == [True] * len(batch)
-            finally:
-                event.remove(engine, "before_cursor_execute", count)
 
         one = await svc.adjudication("C-1-batch")
         assert [d["payable"] for d in one["decisions"]] == ["450.00"]

@@ -3,7 +3,6 @@ contexts read for all of them at once, and everything as one by one (on PostgreS
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -11,15 +10,14 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from claims_contracts.envelope import EventEnvelope, EventPayload
 from claims_payment.app import create_app
 from claims_payment.events.handlers import handlers
 from claims_platform.bus.memory import InMemoryBus
-from claims_platform.db import UnitOfWork
 from claims_platform.inbox import IdempotentConsumer
-from claims_platform.testing import serve
+from claims_platform.testing import record_published, serve, statements_sent
 
 ROLES = ("known", "fresh", "early", "waiting", "redecided", "returned", "stale", "hospital", "unregistered")
 OTHER_ACCOUNT = "6222020200001111111"
@@ -139,20 +137,7 @@ async def test_a_batch_of_several_claims_events_is_applied_as_one_by_one(service
     runtime = service.app.state.runtime
     (consumer,) = runtime.consumers
     unprepared = IdempotentConsumer(consumer.name, runtime.db, handlers(service.app.state.payment_service))
-    published: list[EventEnvelope] = []
-    flush_events = UnitOfWork.flush_events
-
-    async def recording(uow: UnitOfWork) -> None:
-        published.extend(uow.events)
-        await flush_events(uow)
-
-    monkeypatch.setattr(UnitOfWork, "flush_events", recording)
-    statements: list[str] = []
-    mine = asyncio.current_task()
-
-    def count(conn, cursor, statement, *_) -> None:  # type: ignore[no-untyped-def]
-        if asyncio.current_task() is mine:
-            statements.append(statement)
+    published = record_published(monkeypatch)
 
     async def run(way: str) -> tuple[dict[str, list[Any]], int]:
         claims = {role: harness.new_claim_id() for role in ROLES}
@@ -172,16 +157,11 @@ async def test_a_batch_of_several_claims_events_is_applied_as_one_by_one(service
                 text("UPDATE payments SET status = 'returned' WHERE claim_id = :c"), {"c": claims["returned"]}
             )
         envelopes = [(EventEnvelope.wrap(p, claim_id=p.claim_id, producer="test"), p) for p in batch]
-        engine = runtime.db.engine.sync_engine
-        statements.clear()
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with statements_sent(runtime.db.engine) as statements:
             if way == "one by one":
                 applied = [await consumer.handle(envelope) for envelope, _ in envelopes]
             else:
                 applied = await (consumer if way == "batch" else unprepared).handle_many(envelopes)
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         assert applied == [True] * len(envelopes)
         return await _story(service, claims, published), len(statements)
 
@@ -214,4 +194,4 @@ async def test_a_batch_of_several_claims_events_is_applied_as_one_by_one(service
     # and the pending rows written before those), the waiting payments loaded with their accounts, the supersede,
     # the released payments' UPDATEs and the outbox: 19 (26 with only the locks taken at once, as before). SQLite
     # reads contexts per event, and records the two claims' details with one INSERT and one SELECT instead of two.
-    assert (in_batch, without_prepare) == ((32, 34) if service.sqlite else (19, 34)), statements
+    assert (in_batch, without_prepare) == ((32, 34) if service.sqlite else (19, 34))
