@@ -69,6 +69,15 @@ class Intake:
         """A hospital's token."""
         return self.auth("partner", sub=f"hospital-{provider_id}", provider_id=provider_id)
 
+    async def supply(self, claim_id: str, doc_type: str, content: bytes, content_type: str) -> httpx.Response:
+        """The claim's hospital supplies a document (multipart, as ``<type>.bin``); the answer."""
+        return await self.client.post(
+            f"/v1/claims/{claim_id}/documents",
+            data={"type": doc_type},
+            files={"file": (f"{doc_type}.bin", content, content_type)},
+            headers=self.partner(),
+        )
+
     def admin(self) -> dict[str, str]:
         """An administrator's token."""
         return self.auth("admin", sub="admin-1")

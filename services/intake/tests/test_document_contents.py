@@ -131,12 +131,7 @@ async def test_a_supplement_is_kept_by_the_same_rule(intake, kit):
     claim_id = resp.json()["claim_id"]
     big = pdf(LIMIT + 1)
     for doc_type, content, ctype in (("id_proof", kit.PNG, "image/png"), ("invoice", big, "application/pdf")):
-        up = await intake.client.post(
-            f"/v1/claims/{claim_id}/documents",
-            data={"type": doc_type},
-            files={"file": (f"{doc_type}.bin", content, ctype)},
-            headers=intake.partner(),
-        )
+        up = await intake.supply(claim_id, doc_type, content, ctype)
         assert up.status_code == 201, up.text
     where = await kept(intake.db_url, intake.data_dir / "documents", claim_id)
     assert where == {

@@ -61,12 +61,7 @@ async def test_incomplete_claim_waits_for_exactly_the_missing_documents_until_su
 
     supplements = [("id_proof", kit.JPEG, "image/jpeg"), ("itemized_bill", kit.PNG, "image/png")]
     for doc_type, content, ctype in supplements:
-        up = await intake.client.post(
-            f"/v1/claims/{claim_id}/documents",
-            data={"type": doc_type},
-            files={"file": (f"{doc_type}.bin", content, ctype)},
-            headers=intake.partner(),
-        )
+        up = await intake.supply(claim_id, doc_type, content, ctype)
         assert up.status_code == 201, up.text
     assert up.json()["status"] == "pending_documents"
     assert up.json()["missing_documents"] == ["invoice", "medical_record"]

@@ -22,7 +22,7 @@ from claims_notification.db.repositories import SurveyRepository
 from claims_notification.events.handlers import CONSUMER, NotificationHandlers
 from claims_platform.bus.memory import InMemoryBus
 from claims_platform.inbox import IdempotentConsumer
-from claims_platform.testing import record_published, serve, statements_sent
+from claims_platform.testing import apply_events, record_published, serve
 
 # E-mail and SMS configured (preferences show), never sent: the worker is stopped before any event.
 CHANNELS = {"smtp_host": "127.0.0.1", "smtp_port": 9, "sms_gateway_url": "http://127.0.0.1:9/send"}
@@ -149,13 +149,8 @@ async def test_a_batch_of_several_claims_events_is_planned_as_one_by_one(service
         for payload in before:
             assert await consumer.handle(EventEnvelope.wrap(payload, claim_id=payload.claim_id, producer="intake"))
         envelopes = [(EventEnvelope.wrap(p, claim_id=p.claim_id, producer="test"), p) for p in batch]
-        with statements_sent(runtime.db.engine) as statements:
-            if way == "one by one":
-                applied = [await consumer.handle(envelope) for envelope, _ in envelopes]
-            else:
-                applied = await (consumer if way == "batch" else unprepared).handle_many(envelopes)
-        assert applied == [True] * len(envelopes)
-        return await _story(service, claims, published), len(statements)
+        statements = await apply_events(way, consumer, envelopes, unprepared=unprepared)
+        return await _story(service, claims, published), statements
 
     batched, in_batch = await run("batch")
     unprepared_story, without_prepare = await run("batch without the prepare step")

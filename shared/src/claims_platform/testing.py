@@ -19,13 +19,17 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from fastapi import FastAPI
-from sqlalchemy import event, text
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from claims_contracts.envelope import EventEnvelope
 from claims_platform.auth import mint_token
 from claims_platform.db import UnitOfWork
+from claims_platform.inbox import IdempotentConsumer
+from claims_platform.tables import platform_metadata
 
 
 def _need(name: str) -> str:
@@ -256,3 +260,40 @@ def record_published(monkeypatch: pytest.MonkeyPatch) -> list[EventEnvelope]:
 
     monkeypatch.setattr(UnitOfWork, "flush_events", recording)
     return published
+
+
+async def apply_events(
+    way: str,
+    consumer: IdempotentConsumer,
+    envelopes: list[tuple[EventEnvelope, Any]],
+    *,
+    unprepared: IdempotentConsumer | None = None,
+) -> int:
+    """Apply ``envelopes`` "one by one" (a transaction each), as one "batch", or (any other ``way``) as one
+    batch of ``unprepared``, the same consumer without its prepare step; checks that each was applied, and
+    returns how many statements it took."""
+    with statements_sent(consumer.db.engine) as statements:
+        if way == "one by one":
+            applied = [await consumer.handle(envelope) for envelope, _ in envelopes]
+        else:
+            applied = await (consumer if way == "batch" or unprepared is None else unprepared).handle_many(envelopes)
+    assert applied == [True] * len(envelopes)
+    return len(statements)
+
+
+async def schema_drift(url: str, *metadata: MetaData) -> list[Any]:
+    """What Alembic's autogenerate finds between the database at ``url`` and ``metadata`` with the platform's
+    own tables (``alembic_version`` aside): empty when the migrations make exactly what the models describe."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+
+            def diff(sync_conn: Any) -> list[Any]:
+                context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+                # Several MetaData, as ``target_metadata`` takes them (the stub says one).
+                return list(compare_metadata(context, [*metadata, platform_metadata]))  # type: ignore[arg-type]
+
+            changes = await conn.run_sync(diff)
+    finally:
+        await engine.dispose()
+    return [c for c in changes if not (c[0] == "remove_table" and c[1].name == "alembic_version")]

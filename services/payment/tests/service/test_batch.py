@@ -17,7 +17,7 @@ from claims_payment.app import create_app
 from claims_payment.events.handlers import handlers
 from claims_platform.bus.memory import InMemoryBus
 from claims_platform.inbox import IdempotentConsumer
-from claims_platform.testing import record_published, serve, statements_sent
+from claims_platform.testing import apply_events, record_published, serve
 
 ROLES = ("known", "fresh", "early", "waiting", "redecided", "returned", "stale", "hospital", "unregistered")
 OTHER_ACCOUNT = "6222020200001111111"
@@ -157,13 +157,8 @@ async def test_a_batch_of_several_claims_events_is_applied_as_one_by_one(service
                 text("UPDATE payments SET status = 'returned' WHERE claim_id = :c"), {"c": claims["returned"]}
             )
         envelopes = [(EventEnvelope.wrap(p, claim_id=p.claim_id, producer="test"), p) for p in batch]
-        with statements_sent(runtime.db.engine) as statements:
-            if way == "one by one":
-                applied = [await consumer.handle(envelope) for envelope, _ in envelopes]
-            else:
-                applied = await (consumer if way == "batch" else unprepared).handle_many(envelopes)
-        assert applied == [True] * len(envelopes)
-        return await _story(service, claims, published), len(statements)
+        statements = await apply_events(way, consumer, envelopes, unprepared=unprepared)
+        return await _story(service, claims, published), statements
 
     batched, in_batch = await run("batch")
     unprepared_story, without_prepare = await run("batch without its prepare step")
