@@ -29,7 +29,6 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    cast,
     false,
     func,
     literal,
@@ -509,29 +508,24 @@ class AccumulatorRepository:
         return (await self.session.execute(stmt)).scalars().all()
 
 
+_NEW_PERIOD: dict[str, Any] = {"deductible_used": ZERO, "paid_total": ZERO, "paid_by_category": {}, "version": 0}
+"""What a member's accumulator row for a period starts with."""
+
+
+def _insert_or_lock(insert: Any) -> Any:
+    """``insert`` of accumulator rows (``_NEW_PERIOD`` for what they start with), or, for a row already there,
+    the row locked as it is (a no-op update): ``RETURNING`` every column, a Core statement (no ORM entity)."""
+    table = ACCUMULATORS
+    return insert.on_conflict_do_update(
+        index_elements=[table.c.member_id, table.c.policy_number, table.c.period_start],
+        set_={"version": table.c.version},
+    ).returning(*table.c)
+
+
 def _lock_statement(dialect: Any) -> Any:
-    """The statement of ``AccumulatorRepository.lock`` for a dialect, with bind parameters (built once): a Core
-    ``INSERT … RETURNING`` of the row's columns (no ORM entity)."""
-    table = AccumulatorRow.__table__
-    return (
-        dialect.insert(table)
-        .values(
-            member_id=bindparam("member_id"),
-            policy_number=bindparam("policy_number"),
-            period_start=bindparam("period_start"),
-            period_end=bindparam("period_end"),
-            deductible_used=ZERO,
-            paid_total=ZERO,
-            paid_by_category={},
-            version=0,
-            updated_at=bindparam("updated_at"),
-        )
-        .on_conflict_do_update(
-            index_elements=[table.c.member_id, table.c.policy_number, table.c.period_start],
-            set_={"version": table.c.version},
-        )
-        .returning(*table.c)
-    )
+    """The statement of ``AccumulatorRepository.lock`` for a dialect, with bind parameters (built once)."""
+    keys = ("member_id", "policy_number", "period_start", "period_end", "updated_at")
+    return _insert_or_lock(dialect.insert(ACCUMULATORS).values(**{k: bindparam(k) for k in keys}, **_NEW_PERIOD))
 
 
 _LOCK: dict[str, Any] = {}
@@ -544,38 +538,12 @@ def _lock_all_statement() -> Any:
     table = ACCUMULATORS
     rows = _LOCK_ROWS.rows()
     listed = select(
-        rows.c.member_id,
-        rows.c.policy_number,
-        rows.c.period_start,
-        rows.c.period_end,
-        literal(ZERO, table.c.deductible_used.type),
-        literal(ZERO, table.c.paid_total.type),
-        cast(literal("{}"), table.c.paid_by_category.type),
-        literal(0),
+        *(rows.c[column] for column in _LOCK_ROWS.columns),
+        *(literal(value, table.c[column].type) for column, value in _NEW_PERIOD.items()),
         bindparam("updated_at", type_=table.c.updated_at.type),
     ).order_by(rows.c.row_no)
-    return (
-        postgresql.insert(table)
-        .from_select(
-            [
-                "member_id",
-                "policy_number",
-                "period_start",
-                "period_end",
-                "deductible_used",
-                "paid_total",
-                "paid_by_category",
-                "version",
-                "updated_at",
-            ],
-            listed,
-        )
-        .on_conflict_do_update(
-            index_elements=[table.c.member_id, table.c.policy_number, table.c.period_start],
-            set_={"version": table.c.version},
-        )
-        .returning(*table.c)
-    )
+    columns = [*_LOCK_ROWS.columns, *_NEW_PERIOD, "updated_at"]
+    return _insert_or_lock(postgresql.insert(table).from_select(columns, listed))
 
 
 _LOCK_ROWS = Write("lock_all", ACCUMULATORS, ("member_id", "policy_number", "period_start", "period_end"))
