@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import ColumnElement, MetaData, String, bindparam, event, func, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session
 
@@ -48,6 +49,12 @@ def existing_transaction_state(session: AsyncSession | Session, key: str, *, out
     if transaction is None or entry is None or entry[0] is not transaction:
         return None
     return entry[1]
+
+
+def any_of(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """``column = ANY(:name)``, the parameter ``name`` a list of strings sent as one array (PostgreSQL): one
+    statement text, so one prepared statement, whatever the list's length (an IN list has one per length)."""
+    return column == func.any(bindparam(name, type_=postgresql.ARRAY(String())))
 
 
 def new_metadata() -> MetaData:

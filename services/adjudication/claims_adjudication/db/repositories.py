@@ -50,6 +50,7 @@ from claims_adjudication.db.models import (
     ReviewRow,
     VerificationRow,
 )
+from claims_platform.db import any_of
 from claims_platform.pending_writes import InsertRows, Statements, UpdateRows, Write, WritesAtCommit, write_statements
 
 ZERO = Decimal("0.00")
@@ -428,9 +429,7 @@ _HISTORY = select(*_HISTORY_COLUMNS).where(
     _claims.member_id == bindparam("member_id"), _claims.claim_id != bindparam("claim_id")
 )
 """The query of ``ClaimRepository.history_of_member``, built once (Core: the columns, not the entities)."""
-_HISTORIES = select(*_HISTORY_COLUMNS).where(
-    _claims.member_id == func.any(bindparam("member_ids", type_=postgresql.ARRAY(String())))
-)
+_HISTORIES = select(*_HISTORY_COLUMNS).where(any_of(_claims.member_id, "member_ids"))
 """The query of ``ClaimRepository.read_histories`` (PostgreSQL): one statement text whatever the number of members."""
 
 

@@ -23,7 +23,6 @@ from sqlalchemy import (
     Delete,
     Insert,
     Select,
-    String,
     Table,
     Text,
     Update,
@@ -58,6 +57,7 @@ from claims_intake.db.models import (
     TimelineRow,
     metadata,
 )
+from claims_platform.db import any_of
 from claims_platform.pending_writes import InsertRows, Statements, UpdateRows, Write, WritesAtCommit, write_statements
 from claims_platform.types import UtcDateTime
 
@@ -236,7 +236,7 @@ claim it is of; NULL for none) (``_PAYMENT_VALUES``)."""
 _ARCHIVED_CLAIMS = (
     select(*_CLAIM_VALUES, *_PAYMENT_VALUES)
     .select_from(_claims.outerjoin(_payments, _payments.c.claim_id == _claims.c.claim_id))
-    .where(_claims.c.claim_id == func.any(bindparam("claim_ids", type_=postgresql.ARRAY(String()))))
+    .where(any_of(_claims.c.claim_id, "claim_ids"))
     .order_by(_claims.c.claim_id, _payments.c.decision_version, _payments.c.payment_id)
     .with_for_update(of=_claims)
 )
@@ -244,9 +244,7 @@ _ARCHIVED_CLAIMS = (
 (``_PAYMENT_VALUES``; NULL for none); PostgreSQL. One statement text whatever the number of claims."""
 
 _PAYMENT = select(*_PAYMENT_VALUES).where(_payments.c.payment_id == bindparam("payment_id"))
-_PAYMENTS = select(*_PAYMENT_VALUES).where(
-    _payments.c.payment_id == func.any(bindparam("payment_ids", type_=postgresql.ARRAY(String())))
-)
+_PAYMENTS = select(*_PAYMENT_VALUES).where(any_of(_payments.c.payment_id, "payment_ids"))
 """Several payments by id (PostgreSQL; one statement text whatever their number)."""
 
 _CLAIM_WRITES = ("claim_id", "status", "updated_at", "pended", "pended_at", "first_paid_at", "first_decided_at")

@@ -58,7 +58,7 @@ from claims_notification.db.models import (
     SurveyRow,
 )
 from claims_notification.domain.model import Preferences
-from claims_platform.db import transaction_state
+from claims_platform.db import any_of, transaction_state
 from claims_platform.pending_writes import InsertRows, Statements, WritesAtCommit, write_statements
 
 _NO_AUTOFLUSH = {"autoflush": False}
@@ -129,9 +129,7 @@ _CONTACTS = select(*_RECIPIENT, *_PREFERENCES, _surveyed(RECIPIENTS.c.claim_id))
 _CLAIM_CONTACT = _CONTACTS.where(RECIPIENTS.c.claim_id == bindparam("claim_id"))
 # The same for several claims: on PostgreSQL one statement text whatever their number (``= ANY`` an array),
 # on SQLite an IN list.
-_CLAIM_CONTACTS = _CONTACTS.where(
-    RECIPIENTS.c.claim_id == func.any(bindparam("claim_ids", type_=postgresql.ARRAY(String())))
-)
+_CLAIM_CONTACTS = _CONTACTS.where(any_of(RECIPIENTS.c.claim_id, "claim_ids"))
 _CLAIM_CONTACTS_SQLITE = _CONTACTS.where(RECIPIENTS.c.claim_id.in_(bindparam("claim_ids", expanding=True)))
 _MEMBER_PREFERENCES = select(*_PREFERENCES).where(PREFERENCES.c.member_id == bindparam("member_id"))
 _CLAIM_SURVEYS = select(_surveyed(bindparam("claim_id")))

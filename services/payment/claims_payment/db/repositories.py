@@ -54,7 +54,7 @@ from claims_payment.db.models import (
 )
 from claims_payment.domain.ledger import Movement
 from claims_payment.domain.model import Payee, PaymentStatus
-from claims_platform.db import existing_transaction_state, transaction_state
+from claims_platform.db import any_of, existing_transaction_state, transaction_state
 from claims_platform.pending_writes import InsertRows, Statements, UpdateRows, Write, WritesAtCommit, write_statements
 
 ZERO = Decimal("0.00")
@@ -249,7 +249,7 @@ def _new_payees_statement() -> Select[Any]:
         .on_conflict_do_nothing()
         .cte("new_payees")
     )
-    claims = PAYMENTS.c.claim_id == func.any(bindparam("claim_ids", type_=postgresql.ARRAY(String())))
+    claims = any_of(PAYMENTS.c.claim_id, "claim_ids")
     return _scheduled_ids(claims).add_cte(new_payees)
 
 
